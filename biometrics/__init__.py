@@ -1,0 +1,1 @@
+"""Print pipeline: quality, minutiae, WSQ, sequence check, synthetic prints (issue 3)."""

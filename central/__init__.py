@@ -1,0 +1,1 @@
+"""The central matching service (issue 4)."""

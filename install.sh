@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Set up Livescan Station in ./.venv on Debian 12 (or Raspberry Pi OS). Safe to run again.
+#
+#   ./install.sh          runtime: the `livescan` command and what it needs
+#   ./install.sh --dev    runtime plus what the tests, linters and benchmarks need
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+
+dev=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg' (use --dev or nothing)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+apt_install() {
+  # Installs Debian packages when we may; otherwise says exactly what to run.
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    die "missing Debian packages: ${missing[*]}. Run: sudo apt-get install -y ${missing[*]}"
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; then
+    apt-get update >/dev/null || die "apt-get update failed; check the network and /etc/apt/sources.list"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
+      || die "could not install ${missing[*]} with apt-get"
+  fi
+}
+
+python="${PYTHON:-python3}"
+command -v "$python" >/dev/null 2>&1 || apt_install python3
+command -v "$python" >/dev/null 2>&1 || die "no '$python' found; install Python 3.11-3.13 or set PYTHON=/path/to/python3"
+if ! "$python" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 13)))'; then
+  die "$("$python" --version 2>&1) is not supported; Livescan Station needs Python 3.11 to 3.13 (set PYTHON=...)"
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys' 2>/dev/null; then
+  if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+    if command -v dpkg-query >/dev/null 2>&1; then apt_install python3-venv; fi
+    "$python" -c 'import ensurepip, venv' 2>/dev/null || die "Python's venv module is missing (Debian: apt-get install python3-venv)"
+  fi
+  say "creating .venv with $("$python" --version 2>&1)"
+  rm -rf .venv
+  "$python" -m venv .venv
+fi
+
+pip=(.venv/bin/python -m pip --disable-pip-version-check --no-input)
+say "upgrading pip in .venv"
+"${pip[@]}" install --quiet --upgrade "pip>=24" || die "could not upgrade pip; check access to PyPI"
+
+if [ "$dev" -eq 1 ]; then
+  say "installing Livescan Station with the development tools (editable)"
+  "${pip[@]}" install --quiet -e ".[dev]" || die "pip could not install the development dependencies"
+else
+  say "installing Livescan Station (editable)"
+  "${pip[@]}" install --quiet -e . || die "pip could not install the runtime dependencies"
+fi
+
+.venv/bin/livescan --version >/dev/null || die "the livescan command does not run; see the errors above"
+say "done: .venv/bin/livescan is ready$([ "$dev" -eq 1 ] && echo '; run the tests with .venv/bin/pytest')"

@@ -1,0 +1,1 @@
+"""The station: daemon, capture workflow, kiosk, diagnostics and the `livescan` command line."""
