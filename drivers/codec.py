@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+import numpy as np
+
 from drivers.errors import AddressMismatch, BadLength, ChecksumError, UnexpectedPacketType
 
 START_CODE = b"\xef\x01"
@@ -163,6 +165,29 @@ def wire_seconds(n_bytes: int, baudrate: int) -> float:
 
 
 _KNOWN_PIDS = frozenset(int(p) for p in PacketType)
+
+
+def pack_image(image: np.ndarray) -> bytes:
+    """An 8-bit image in the UART form: the top 4 bits of each pixel, two pixels per byte.
+
+    Rows run top to bottom; the high nibble holds the left (even-x) pixel of each pair.
+    """
+    if image.ndim != 2 or image.dtype != np.uint8 or image.shape[1] % 2:
+        raise ValueError(f"expected a 2-D uint8 image of even width, got {image.shape} {image.dtype}")
+    top = image >> 4
+    return (top[:, 0::2] << 4 | top[:, 1::2]).tobytes()
+
+
+def unpack_image(data: bytes, width: int, height: int) -> np.ndarray:
+    """The 8-bit ``height`` x ``width`` image that UART image ``data`` describes (4-bit values x 17)."""
+    if len(data) * 2 != width * height:
+        raise ValueError(f"{len(data)} image bytes cannot fill {width}x{height} pixels")
+    nibbles = np.frombuffer(data, np.uint8)
+    image = np.empty(nibbles.size * 2, np.uint8)
+    image[0::2] = nibbles >> 4
+    image[1::2] = nibbles & 0x0F
+    image *= 17
+    return image.reshape(height, width)
 
 
 def decode(data: bytes, address: int | None = DEFAULT_ADDRESS) -> Packet:

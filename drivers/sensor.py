@@ -456,11 +456,16 @@ class Sensor:
         scaled by 17 to span 0..255. ``progress(received, total)`` is called after every packet.
         """
         packed = self._upload(Instruction.UP_IMAGE, expected=self.profile.image_bytes, progress=progress)
-        return unpack_image(packed, self.profile.image_width, self.profile.image_height)
+        return codec.unpack_image(packed, self.profile.image_width, self.profile.image_height)
 
     def down_image(self, image: np.ndarray) -> None:
         """Load an 8-bit image of the profile's size into the image buffer (DownImage)."""
-        self._download(Instruction.DOWN_IMAGE, b"", pack_image(image, self.profile))
+        shape = (self.profile.image_height, self.profile.image_width)
+        if image.shape != shape:
+            raise ValueError(
+                f"{self.profile.name} images are {shape[1]}x{shape[0]}, not {image.shape[1]}x{image.shape[0]}"
+            )
+        self._download(Instruction.DOWN_IMAGE, b"", codec.pack_image(image))
 
     # --- character files and templates ----------------------------------------------------
 
@@ -660,27 +665,6 @@ def _word(payload: bytes, offset: int) -> int:
     return int.from_bytes(payload[offset : offset + 2], "big")
 
 
-def unpack_image(packed: bytes, width: int, height: int) -> np.ndarray:
-    """Two 4-bit pixels per byte (left pixel in the high nibble) to an 8-bit ``height x width`` array."""
-    if len(packed) * 2 != width * height:
-        raise CorruptTransfer(f"{len(packed)} image bytes cannot fill {width}x{height} pixels")
-    nibbles = np.frombuffer(packed, np.uint8)
-    image = np.empty(nibbles.size * 2, np.uint8)
-    image[0::2] = nibbles >> 4
-    image[1::2] = nibbles & 0x0F
-    image *= 17
-    return image.reshape(height, width)
-
-
-def pack_image(image: np.ndarray, profile: ModelProfile) -> bytes:
-    """An 8-bit image of the profile's size to the module's 4-bit UART form."""
-    shape = (profile.image_height, profile.image_width)
-    if image.shape != shape or image.dtype != np.uint8:
-        raise ValueError(f"expected a {shape[0]}x{shape[1]} uint8 image, got {image.shape} {image.dtype}")
-    top = image.reshape(-1) >> 4
-    return ((top[0::2] << 4) | top[1::2]).astype(np.uint8).tobytes()
-
-
 __all__ = [
     "FAST_TIMING",
     "MatchResult",
@@ -691,6 +675,4 @@ __all__ = [
     "SensorTimeout",
     "SystemParameters",
     "Timing",
-    "pack_image",
-    "unpack_image",
 ]

@@ -1,0 +1,103 @@
+"""``livescan sim``: serve a simulated module on a pseudo-terminal until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import click
+
+from drivers.profiles import PROFILES
+from hw_sim.devices import SimSettings, SimulatedDevice
+from hw_sim.module import PARAMETER_CHANGES
+from hw_sim.pty_server import PtyServer
+
+
+def default_control_path() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(runtime) / f"livescan-sim-{os.getpid()}.sock"
+
+
+def _announce(label: str, value: str) -> None:
+    click.echo(f"{label}: {value}")
+    click.get_text_stream("stdout").flush()
+
+
+@click.command("sim")
+@click.option("--model", type=click.Choice(sorted(PROFILES)), default="r307", show_default=True)
+@click.option(
+    "--timing/--no-timing",
+    default=True,
+    show_default=True,
+    help="Pace bytes at the baud rate and wait the module's instruction latencies.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of impressions, noise and faults.")
+@click.option(
+    "--flash",
+    "flash_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file holding the module's flash (library, parameters, password, notepad).",
+)
+@click.option(
+    "--fingers",
+    default="builtin",
+    show_default=True,
+    help="'builtin' for synthetic prints, or a folder of print images.",
+)
+@click.option(
+    "--control",
+    "control_path",
+    type=click.Path(),
+    default=None,
+    help="Unix socket for control requests [default: $XDG_RUNTIME_DIR or /tmp]",
+)
+@click.option("--baud-change", type=click.Choice(PARAMETER_CHANGES), default="next_boot", show_default=True)
+@click.option("--packet-change", type=click.Choice(PARAMETER_CHANGES), default="next_boot", show_default=True)
+@click.option("--password", default="0", show_default=True, help="Password of a fresh flash (0x... allowed).")
+@click.option(
+    "--power-up-byte/--no-power-up-byte",
+    default=None,
+    help="Send 0x55 after power-up [default: only the R503 does].",
+)
+@click.option("--link", type=click.Path(), default=None, help="Keep a symlink to the current pty here.")
+def sim(
+    model: str,
+    timing: bool,
+    seed: int,
+    flash_path: str | None,
+    fingers: str,
+    control_path: str | None,
+    baud_change: str,
+    packet_change: str,
+    password: str,
+    power_up_byte: bool | None,
+    link: str | None,
+) -> None:
+    """Run a simulated fingerprint module on a pseudo-terminal.
+
+    Prints 'device: PATH' and 'control: SOCKET', then serves until SIGTERM or SIGINT.
+    """
+    try:
+        settings = SimSettings(
+            model=model,
+            timing=timing,
+            seed=seed,
+            flash=flash_path,
+            fingers=fingers,
+            baud_change=baud_change,
+            packet_change=packet_change,  # type: ignore[arg-type]
+            password=int(password, 0),
+            power_up_byte=power_up_byte,
+        )
+        device = SimulatedDevice("pty", settings)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    control = Path(control_path) if control_path else default_control_path()
+    server = PtyServer(device, control, link=link, on_device=lambda path: _announce("device", path))
+    _announce("control", str(control))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    server.serve_forever()
