@@ -117,6 +117,12 @@ class PortInUse(PortError):
         super().__init__(message)
 
 
+class DeviceDisconnected(PortError):
+    """The port went away while in use (cable pulled, USB adapter reset, simulator unplugged)."""
+
+    hint = "check the cable and the USB adapter, then open the sensor again"
+
+
 class UnknownURLScheme(PortError):
     hint = "use a device path, sim://NAME, socket://HOST:PORT, spy://DEVICE or rfc2217://HOST:PORT"
 

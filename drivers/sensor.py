@@ -272,7 +272,7 @@ class Sensor:
         try:
             self._exchange(
                 Instruction.VFY_PWD, self.password.to_bytes(4, "big"),
-                latency=self.timing.probe, retries=0, check=False,
+                latency=0.0, slack=self.timing.probe, retries=0, check=False,
             )  # fmt: skip
         except TransportError:
             return False
@@ -355,8 +355,9 @@ class Sensor:
 
     # --- the exchange ---------------------------------------------------------------------
 
-    def _deadline(self, latency: float, n_bytes: int) -> float:
-        return time.monotonic() + latency + self.link.wire_seconds(n_bytes) + self.timing.ack_slack
+    def _deadline(self, latency: float, n_bytes: int, slack: float | None = None) -> float:
+        slack = self.timing.ack_slack if slack is None else slack
+        return time.monotonic() + latency + self.link.wire_seconds(n_bytes) + slack
 
     def _exchange(
         self,
@@ -368,6 +369,7 @@ class Sensor:
         check: bool = True,
         reply_address: int | None = None,
         reverify: bool = True,
+        slack: float | None = None,
     ) -> Packet:
         """Send one command and return its acknowledge.
 
@@ -381,7 +383,9 @@ class Sensor:
         for attempt in range(attempts):
             try:
                 self.link.send(frame)
-                ack = self.link.read_ack(self._deadline(latency, len(frame) + 48), address=reply_address)
+                ack = self.link.read_ack(
+                    self._deadline(latency, len(frame) + 48, slack), address=reply_address
+                )
                 break
             except TransportError:
                 self.link.drain(limit=self.timing.inactivity)
@@ -429,9 +433,7 @@ class Sensor:
         if self._packet_size is None:
             self._observe_packet_size()
         self._exchange(instruction, params)
-        for frame in codec.data_packets(data, self.packet_size, self.address):
-            self.link.port.write(frame)
-        self.link.port.flush()
+        self.link.write_frames(codec.data_packets(data, self.packet_size, self.address))
 
     # --- images ---------------------------------------------------------------------------
 
@@ -463,7 +465,7 @@ class Sensor:
         shape = (self.profile.image_height, self.profile.image_width)
         if image.shape != shape:
             raise ValueError(
-                f"{self.profile.name} images are {shape[1]}x{shape[0]}, not {image.shape[1]}x{image.shape[0]}"
+                f"{self.profile.name} images are {shape[0]} rows x {shape[1]} columns, not {image.shape}"
             )
         self._download(Instruction.DOWN_IMAGE, b"", codec.pack_image(image))
 

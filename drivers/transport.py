@@ -12,6 +12,7 @@ import grp
 import os
 import pwd
 import re
+import termios
 import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -23,6 +24,7 @@ from drivers import codec
 from drivers.codec import Packet, PacketParser, PacketType
 from drivers.errors import (
     CorruptTransfer,
+    DeviceDisconnected,
     DeviceNotFound,
     PortError,
     PortInUse,
@@ -122,6 +124,20 @@ def _group_note(path: str) -> str:
 ProgressCallback = Callable[[int, int], None]
 
 
+class _Disconnects:
+    """Turns a port failing mid-conversation into ``DeviceDisconnected``."""
+
+    def __init__(self, port: serial.SerialBase) -> None:
+        self.port = port
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, serial.SerialException | OSError | termios.error):
+            raise DeviceDisconnected(f"{self.port.port} failed while in use: {exc}") from exc
+
+
 class Link:
     """Packets to and from one module over an open port, each read bounded in time.
 
@@ -134,6 +150,7 @@ class Link:
         self.address = address
         self.inactivity = inactivity
         self.parser = PacketParser(address=address)
+        self._disconnects = _Disconnects(port)
 
     @property
     def baudrate(self) -> int:
@@ -142,11 +159,17 @@ class Link:
     def wire_seconds(self, n_bytes: int) -> float:
         return codec.wire_seconds(n_bytes, self.baudrate)
 
+    @property
+    def _read_timeout(self) -> float:
+        """The longest one read may block: silence allowed plus one largest packet's wire time."""
+        return self.inactivity + self.wire_seconds(codec.HEADER_SIZE + codec.MAX_LENGTH)
+
     def send(self, data: bytes) -> None:
         """Write ``data`` after discarding anything stale that the module sent unasked."""
-        self.port.reset_input_buffer()
-        self.parser.clear()
-        self.port.write(data)
+        with self._disconnects:
+            self.port.reset_input_buffer()
+            self.parser.clear()
+            self.port.write(data)
 
     def read_packet(self, deadline: float, *, address: int | None = None) -> Packet:
         """The next well-formed packet; raises ``ProtocolError`` or ``SensorTimeout``."""
@@ -159,11 +182,10 @@ class Link:
             now = time.monotonic()
             if now >= deadline:
                 raise SensorTimeout(f"no complete reply from the module in time (at {self.baudrate} baud)")
-            wanted = max(parser.needed(), self.port.in_waiting)
-            self._set_timeout(
-                min(deadline - now, self.inactivity + self.wire_seconds(codec.HEADER_SIZE + codec.MAX_LENGTH))
-            )
-            chunk = self.port.read(wanted)
+            with self._disconnects:
+                wanted = max(parser.needed(), self.port.in_waiting)
+                self._set_timeout(min(deadline - now, self._read_timeout))
+                chunk = self.port.read(wanted)
             if not chunk:
                 raise SensorTimeout(
                     f"the module went silent for {self.port.timeout:.2f} s at {self.baudrate} baud"
@@ -233,10 +255,18 @@ class Link:
             remaining = end - time.monotonic()
             if remaining <= 0:
                 break
-            self._set_timeout(min(quiet, remaining))
-            chunk = self.port.read(max(4096, self.port.in_waiting))
+            with self._disconnects:
+                self._set_timeout(min(quiet, remaining))
+                chunk = self.port.read(max(4096, self.port.in_waiting))
             if not chunk:
                 break
             discarded += len(chunk)
-        self.port.reset_input_buffer()
+        with self._disconnects:
+            self.port.reset_input_buffer()
         return discarded
+
+    def write_frames(self, frames: list[bytes]) -> None:
+        with self._disconnects:
+            for frame in frames:
+                self.port.write(frame)
+            self.port.flush()
