@@ -239,7 +239,11 @@ class Sensor:
         return self.parameters.packet_size if self.parameters else 128
 
     def reconnect(self) -> None:
-        """Find the module again after it restarted (its baud rate may have changed) and unlock it."""
+        """Find the module again after it restarted (its baud rate may have changed) and unlock it.
+
+        Waits out the model's power-up time first: a starting module ignores commands.
+        """
+        time.sleep(self.profile.power_up_seconds)
         self.link.drain(limit=self.timing.inactivity)
         self.probe(self.baudrate)
         self.verify_password()

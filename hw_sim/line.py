@@ -132,10 +132,15 @@ class Line:
         return bytes(out)
 
     def next_release(self) -> float | None:
-        """Clock time at which the next not yet arrived byte arrives, or None when nothing is coming."""
+        """Clock time at which the next unread byte is there to read, or None when nothing is coming.
+
+        A byte that has arrived but not been read is due now.
+        """
         now = self.clock()
         for segment in self._segments:
             released = segment.released(now)
+            if released > segment.taken:
+                return now
             if released < len(segment.data):
                 return segment.start + (released + 1) * segment.byte_seconds
         return None

@@ -44,7 +44,7 @@ def test_reply_is_paced_at_the_baud_rate(clock):
 def test_without_timing_everything_is_released_at_once(clock):
     line = make_line(clock, timing=False)
     line.write(codec.command(Instruction.TEMPLATE_NUM))
-    assert line.available() == 14 and line.next_release() is None
+    assert line.available() == 14 and line.next_release() == clock.now  # all there, due at once
 
 
 def test_reset_input_discards_only_what_arrived(clock):
@@ -168,3 +168,14 @@ def test_unplugged_line_refuses_io_and_plug_powers_up(clock):
     line.plug()
     line.write(codec.command(Instruction.READ_SYS_PARA))
     assert line.read(28)[17] == 5
+
+
+def test_a_byte_that_arrived_unread_is_due_now() -> None:
+    """A server that computes its next wake-up after the last byte arrived must not sleep for ever."""
+    clock = [100.0]
+    line = Line(SimulatedModule(R307), timing=True, clock=lambda: clock[0])
+    line.write(codec.command(Instruction.TEMPLATE_NUM))
+    clock[0] += 1.0  # the whole reply has arrived, nothing read yet
+    assert line.next_release() == clock[0]
+    assert len(line.read(100)) == 14
+    assert line.next_release() is None
