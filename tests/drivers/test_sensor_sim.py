@@ -17,7 +17,7 @@ import pytest
 
 import hw_sim
 from drivers import FAST_TIMING, Sensor, errors
-from drivers.codec import Instruction
+from drivers.codec import AuraColour, AuraMode, Instruction
 from hw_sim import SimSettings
 from hw_sim.process import SimProcess
 
@@ -353,3 +353,32 @@ def test_unplugged_device_raises_device_disconnected(sensor: Sensor, rig: Rig) -
     rig.controls.plug()
     with Sensor.open(rig.reopen_url(), timing=FAST_TIMING) as again:
         assert again.template_num() == 0
+
+
+# --- other models and URLs ------------------------------------------------------------------
+
+
+def test_r503_led_ring_and_information_page() -> None:
+    device = hw_sim.get_or_create_device("r503", SimSettings(model="r503", timing=False))
+    try:
+        with Sensor.open("sim://r503", profile="r503", timing=FAST_TIMING, negotiate=False) as sensor:
+            sensor.aura_led(AuraMode.BREATHING, AuraColour.PURPLE, speed=0x40, count=3)
+            assert device.status()["led"] == {"mode": 1, "speed": 0x40, "colour": 3, "count": 3}
+            assert len(sensor.read_inf_page()) == 512
+            assert sensor.handshake() is True  # R503 has its own HandShake instruction
+            device.finger(True, "S0001", 1)
+            sensor.gen_img()
+            assert sensor.up_image().shape == (192, 192)
+    finally:
+        hw_sim.remove_device("r503")
+
+
+def test_spy_url_records_the_traffic(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.txt"
+    with SimProcess(tmp_path / "control.sock", "--no-timing") as sim:
+        url = f"spy://{sim.device}?file={trace}"
+        with Sensor.open(url, timing=FAST_TIMING, negotiate=False) as sensor:
+            assert sensor.template_num() == 0
+    text = " ".join(trace.read_text().lower().split())
+    assert "tx 0000 ef 01 ff ff ff ff 01 00 03 1d 00 21" in text  # the TemplateNum command went out
+    assert "rx 0000 ef 01 ff ff ff ff 07 00 05 00 00" in text  # and its answer came back
