@@ -38,7 +38,6 @@ from drivers.errors import (
     ConfirmationError,
     CorruptTransfer,
     PasswordNotVerified,
-    ProtocolError,
     SensorError,
     SensorNotFound,
     SensorTimeout,
@@ -295,6 +294,9 @@ class Sensor:
         if packet_size not in PACKET_SIZES:
             raise ValueError(f"packet size must be one of {PACKET_SIZES}")
         params = self.parameters or self.read_sys_para()
+        if params.baudrate != self.baudrate:
+            result.pending_baudrate = params.baudrate  # stored earlier; applies at the next power-up
+            result.baud_behaviour = "next_boot"
         if params.packet_size < packet_size:
             result.packet_behaviour = self._change_packet_size(packet_size)
         target = self._fastest_rate(max_baudrate)
@@ -380,7 +382,7 @@ class Sensor:
         With ``check`` a non-zero confirmation code raises its ``ConfirmationError``. A transport
         error drains the line and, for instructions that are safe to repeat, retries.
         """
-        if instruction not in self.profile.instructions and instruction != Instruction.VFY_PWD:
+        if instruction not in self.profile.instructions:
             raise UnsupportedInstruction(f"{self.profile.name} does not implement {instruction.name}")
         attempts = 1 + (self.retries if retries is None else retries) * (instruction in _RETRYABLE)
         frame = codec.command(instruction, params, self.address)
@@ -422,7 +424,7 @@ class Sensor:
                 data, size = self.link.read_data(
                     self._deadline(0.1, budget), expected=expected, progress=progress
                 )
-            except (TransportError, ProtocolError):
+            except TransportError:
                 self.link.drain(limit=self.link.wire_seconds(budget) + self.timing.inactivity)
                 if attempt + 1 == attempts:
                     raise

@@ -296,6 +296,15 @@ def test_negotiation_detects_how_the_module_applies_changes(
         hw_sim.remove_device(name)
 
 
+def test_a_change_stored_by_an_earlier_open_is_reported_as_pending(rig: Rig) -> None:
+    with rig.open():
+        pass
+    with rig.open() as again:
+        assert again.baudrate == 57600
+        assert again.negotiation.pending_baudrate == 115200
+        assert again.negotiation.baud_behaviour == "next_boot"
+
+
 def test_reconnect_after_the_module_comes_up_at_its_new_rate(rig: Rig) -> None:
     with rig.open() as sensor:
         assert sensor.negotiation.pending_baudrate == 115200
