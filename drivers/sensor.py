@@ -20,6 +20,7 @@ from types import TracebackType
 
 import numpy as np
 import serial
+from serial.urlhandler.protocol_socket import Serial as NetworkPort
 
 from drivers import codec
 from drivers.codec import (
@@ -37,7 +38,9 @@ from drivers.codec import (
 from drivers.errors import (
     ConfirmationError,
     CorruptTransfer,
+    DeviceDisconnected,
     PasswordNotVerified,
+    PortInUse,
     SensorError,
     SensorNotFound,
     SensorTimeout,
@@ -201,7 +204,12 @@ class Sensor:
         port = open_port(url, baudrate)
         sensor = cls(port, profile=model, address=address, password=password, timing=timing, retries=retries)
         try:
-            sensor.probe(baudrate)
+            try:
+                sensor.probe(baudrate)
+            except DeviceDisconnected as exc:
+                if not sensor.sets_line_rate:
+                    raise PortInUse(f"{url} hung up at once: another client probably holds it") from exc
+                raise
             sensor.verify_password()
             sensor.read_sys_para()
             if negotiate:
@@ -229,6 +237,15 @@ class Sensor:
     @property
     def address(self) -> int:
         return self.link.address
+
+    @property
+    def sets_line_rate(self) -> bool:
+        """False on a network port (socket://), where the serial server sets the line's baud rate.
+
+        There every rate "answers", so the driver neither probes nor changes the rate, and its time
+        bounds assume the ``baudrate`` the sensor was opened with.
+        """
+        return not isinstance(self.link.port, NetworkPort)
 
     @property
     def packet_size(self) -> int:
@@ -260,6 +277,8 @@ class Sensor:
         )
 
     def _candidate_rates(self, first: int) -> Iterator[int]:
+        if not self.sets_line_rate:
+            return iter([first])
         multipliers = self.profile.baud_multipliers
         ordered = [m for m in _PREFERRED_MULTIPLIERS if m in multipliers]
         ordered += [m for m in multipliers if m not in ordered]
@@ -294,11 +313,14 @@ class Sensor:
         if packet_size not in PACKET_SIZES:
             raise ValueError(f"packet size must be one of {PACKET_SIZES}")
         params = self.parameters or self.read_sys_para()
+        if params.packet_size < packet_size:
+            result.packet_behaviour = self._change_packet_size(packet_size)
+        if not self.sets_line_rate:
+            result.baud_behaviour = "set_by_serial_server"
+            return result
         if params.baudrate != self.baudrate:
             result.pending_baudrate = params.baudrate  # stored earlier; applies at the next power-up
             result.baud_behaviour = "next_boot"
-        if params.packet_size < packet_size:
-            result.packet_behaviour = self._change_packet_size(packet_size)
         target = self._fastest_rate(max_baudrate)
         if target and params.baudrate < target:
             result.baud_behaviour = self._change_baudrate(target)

@@ -1,4 +1,4 @@
-"""``livescan sim``: serve a simulated module on a pseudo-terminal until SIGTERM or SIGINT."""
+"""``livescan sim``: serve a simulated module on a pseudo-terminal (and optionally loopback TCP)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,21 @@ import click
 from drivers.profiles import PROFILES
 from hw_sim.devices import SimSettings, SimulatedDevice
 from hw_sim.module import PARAMETER_CHANGES
-from hw_sim.pty_server import PtyServer
+from hw_sim.pty_server import PtyServer, tcp_address
 
 
 def default_control_path() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     return Path(runtime) / f"livescan-sim-{os.getpid()}.sock"
+
+
+def _tcp_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    try:
+        return tcp_address(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
 
 
 def _announce(label: str, value: str) -> None:
@@ -63,6 +72,14 @@ def _announce(label: str, value: str) -> None:
     help="Send 0x55 after power-up [default: only the R503 does].",
 )
 @click.option("--link", type=click.Path(), default=None, help="Keep a symlink to the current pty here.")
+@click.option(
+    "--tcp",
+    metavar="[HOST:]PORT",
+    default=None,
+    callback=_tcp_option,
+    help="Also serve the module on TCP for socket://HOST:PORT (127.0.0.1 only; PORT 0 picks a free one). "
+    "One client at a time; the host counts as being at the module's baud rate.",
+)
 def sim(
     model: str,
     timing: bool,
@@ -75,10 +92,16 @@ def sim(
     password: str,
     power_up_byte: bool | None,
     link: str | None,
+    tcp: tuple[str, int] | None,
 ) -> None:
     """Run a simulated fingerprint module on a pseudo-terminal.
 
-    Prints 'device: PATH' and 'control: SOCKET', then serves until SIGTERM or SIGINT.
+    Prints 'device: PATH' and 'control: SOCKET' (and 'tcp: 127.0.0.1:PORT' with --tcp), then
+    serves until SIGTERM or SIGINT.
+
+    Over TCP the baud rate cannot be known: the host is taken to be at the module's active rate, so
+    baud changes do nothing there. The pty and TCP feed the same module; its output goes to the
+    endpoint that sent bytes last.
     """
     try:
         settings = SimSettings(
@@ -96,8 +119,16 @@ def sim(
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     control = Path(control_path) if control_path else default_control_path()
-    server = PtyServer(device, control, link=link, on_device=lambda path: _announce("device", path))
+    try:
+        server = PtyServer(
+            device, control, link=link, on_device=lambda path: _announce("device", path), tcp=tcp
+        )
+    except OSError as error:
+        where = f"{tcp[0]}:{tcp[1]}" if tcp else str(control)
+        raise click.ClickException(f"cannot listen on {where}: {error.strerror or error}") from None
     _announce("control", str(control))
+    if server.tcp_address is not None:
+        _announce("tcp", server.tcp_address)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
     server.serve_forever()

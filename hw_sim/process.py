@@ -19,20 +19,24 @@ STARTUP_SECONDS = 20.0
 class SimProcess:
     """``python -m hw_sim`` in a child process: its pty device path and its control client.
 
-    ``options`` are the ``livescan sim`` command-line options. Use as a context manager; leaving
-    it stops the child with SIGTERM (then SIGKILL) and checks nothing else.
+    ``options`` are the ``livescan sim`` command-line options. With ``--tcp`` among them, ``tcp``
+    is the listener's ``127.0.0.1:PORT`` (the real port, also for ``--tcp 0``); otherwise None.
+    Use as a context manager; leaving it stops the child with SIGTERM (then SIGKILL) and checks
+    nothing else.
     """
 
     def __init__(self, control_path: Path, *options: str) -> None:
         self.control_path = Path(control_path)
         command = [sys.executable, "-m", "hw_sim", "--control", str(self.control_path), *options]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, bufsize=0)
+        serves_tcp = any(option == "--tcp" or option.startswith("--tcp=") for option in options)
         try:
-            announced = self._read_announcements(2)
+            announced = self._read_announcements(3 if serves_tcp else 2)
         except BaseException:
             self.kill()
             raise
         self.device = announced["device"]
+        self.tcp: str | None = announced.get("tcp")
         self.control = SimControl(self.control_path)
 
     def _read_announcements(self, count: int) -> dict[str, str]:
