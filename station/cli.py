@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from central.cli import central, pki
 from drivers import PROFILES, Sensor, SensorError, Timing
 from hw_sim.cli import sim as sim_command
 from station import demo as demo_module
@@ -128,6 +129,8 @@ def demo(out: Path, timing: bool) -> None:
 
 
 main.add_command(sim_command)
+main.add_command(central)
+main.add_command(pki)
 
 if __name__ == "__main__":
     sys.exit(main())
