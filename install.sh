@@ -59,7 +59,17 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check --no-input)
 say "upgrading pip in .venv"
 "${pip[@]}" install --quiet --upgrade "pip>=24" || die "could not upgrade pip; check access to PyPI"
 
+# wsq 0.9 has no aarch64 wheel and its sdist passes -m64, which aarch64 gcc rejects: build it patched.
+if [ "$(uname -m)" != "x86_64" ] && ! .venv/bin/python -c 'import _wsq' 2>/dev/null; then
+  say "building wsq 0.9 from source for $(uname -m)"
+  apt_install gcc libc6-dev python3-dev
+  .venv/bin/python scripts/wsq_build/build_wsq.py --out build/wheels --install \
+    || die "could not build wsq from source (see above)"
+fi
+
 if [ "$dev" -eq 1 ]; then
+  # The tests also build wsq from source on x86_64, the same path a Raspberry Pi takes.
+  apt_install gcc libc6-dev python3-dev
   say "installing Livescan Station with the development tools (editable)"
   "${pip[@]}" install --quiet -e ".[dev]" || die "pip could not install the development dependencies"
 else
