@@ -26,12 +26,15 @@ created on first use and shared; it is safe to use from several threads.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import cache
 
 import nbis
+import numpy as np
 
 from biometrics.errors import ExtractionError, TemplateError
+from biometrics.frames import encode_pgm, validate_frame
 from biometrics.iso import check_template
 
 MATCH_THRESHOLD = 34
@@ -66,6 +69,22 @@ def compare_many(probe: bytes, gallery: Sequence[bytes]) -> list[int]:
         return [int(comparator.compare_iso_19794_2_2011(probe, template)) for template in gallery]
     except Exception as exc:
         raise ExtractionError(f"bozorth3 failed: {type(exc).__name__}: {exc}") from None
+
+
+def quick_template(frame: np.ndarray) -> bytes | None:
+    """The library's ISO/IEC 19794-2:2011 record of a frame's minutiae, without NFIQ 2; None when
+    there is no minutia. For a fast first look (a sensor module's own check), not for submission:
+    its header is the library's (see ``biometrics.iso.finalise_template``)."""
+    encoded = encode_pgm(validate_frame(frame))
+    with _extraction_lock:
+        try:
+            minutiae = _comparator().extract_minutiae(encoded)
+            return bytes(minutiae.to_iso_19794_2_2011()) if minutiae.list() else None
+        except Exception as exc:
+            raise ExtractionError(f"NBIS extraction failed: {type(exc).__name__}: {exc}") from None
+
+
+_extraction_lock = threading.Lock()  # the library asks for extractions to be serialised
 
 
 def is_match(score: int) -> bool:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from drivers.codec import PACKET_SIZES
 from drivers.profiles import profile as model_profile
-from hw_sim.fingers import BuiltinPatternSource, FingerSource, ImageFolderSource
+from hw_sim.fingers import FingerSource, ImageFolderSource, SyntheticSource
 from hw_sim.flash import Flash
 from hw_sim.line import FAULT_KINDS, Line
 from hw_sim.module import PARAMETER_CHANGES, ParameterChange, SimulatedModule
@@ -78,9 +78,11 @@ class SimSettings:
 
 
 def finger_source(spec: str, width: int, height: int) -> FingerSource:
-    """``builtin`` for synthetic prints, otherwise a folder of images."""
+    """``builtin`` (or ``synthetic:SEED``) for the synthetic population, otherwise a folder of images."""
     if spec == "builtin":
-        return BuiltinPatternSource(width, height)
+        return SyntheticSource(width, height)
+    if spec.startswith("synthetic:"):
+        return SyntheticSource(width, height, seed=int(spec.removeprefix("synthetic:")))
     return ImageFolderSource(spec, width, height)
 
 

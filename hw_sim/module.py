@@ -35,7 +35,7 @@ from hw_sim.features import (
     SECURITY_THRESHOLDS,
     FeatureExtractionError,
     FeatureExtractor,
-    SimpleMinutiaeMatcher,
+    NbisModuleMatcher,
 )
 from hw_sim.flash import Flash
 
@@ -126,9 +126,7 @@ class SimulatedModule:
                 raise ValueError(f"{name} must be one of {PARAMETER_CHANGES}, not {mode!r}")
         self.profile = profile
         self.flash = flash if flash is not None else Flash(capacity=profile.capacity)
-        self.extractor = extractor or SimpleMinutiaeMatcher(
-            profile.image_width, profile.image_height, profile.template_size
-        )
+        self.extractor = extractor or NbisModuleMatcher(profile.template_size)
         self.baud_change = baud_change
         self.packet_change = packet_change
         self.power_up_byte = profile.name == "r503" if power_up_byte is None else power_up_byte

@@ -9,7 +9,7 @@ import serial
 from drivers import codec
 from drivers.codec import DEFAULT_ADDRESS, Packet, PacketParser
 from drivers.profiles import R307
-from hw_sim.fingers import BuiltinPatternSource
+from hw_sim.fingers import SyntheticSource
 from hw_sim.module import Reply, SimulatedModule
 
 if "hw_sim.urlhandler" not in serial.protocol_handler_packages:
@@ -45,12 +45,12 @@ def ask(module: SimulatedModule) -> Ask:
 
 
 @pytest.fixture(scope="session")
-def fingers() -> BuiltinPatternSource:
-    return BuiltinPatternSource(R307.image_width, R307.image_height)
+def fingers() -> SyntheticSource:
+    return SyntheticSource(R307.image_width, R307.image_height)
 
 
 @pytest.fixture
-def place(module: SimulatedModule, fingers: BuiltinPatternSource) -> Callable[..., None]:
+def place(module: SimulatedModule, fingers: SyntheticSource) -> Callable[..., None]:
     """Put a new impression of (subject, finger) on the module's glass."""
     rng = np.random.default_rng(42)
 

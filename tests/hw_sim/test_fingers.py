@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
+from biometrics.synthetic import SyntheticPrints
 from drivers.codec import pack_image, unpack_image
-from hw_sim.fingers import BuiltinPatternSource, ImageFolderSource, master_print
+from hw_sim.fingers import SIMULATOR_FIRST_IMPRESSION, ImageFolderSource, SyntheticSource
 from hw_sim.pixels import quantise_4bit, window
 
 
@@ -19,11 +20,13 @@ def test_impressions_have_the_sensor_format(fingers):
     assert image.min() < 100 and image.max() == 255
 
 
-def test_masters_are_deterministic_and_distinct():
-    first = master_print("S0042", 3, 256, 288)
-    master_print.cache_clear()
-    assert np.array_equal(first.ridges, master_print("S0042", 3, 256, 288).ridges)
-    assert not np.array_equal(first.ridges, master_print("S0042", 4, 256, 288).ridges)
+def test_placements_are_impressions_of_the_shared_population(fingers):
+    """The simulator shows the same fingers the centre enrols, never the very same impression."""
+    rng_seed = 4
+    image = fingers.impression("S0042", 3, np.random.default_rng(rng_seed))
+    index = SIMULATOR_FIRST_IMPRESSION + int(np.random.default_rng(rng_seed).integers(0, 1_000_000))
+    assert np.array_equal(image, SyntheticPrints(seed=0).impression("S0042", 3, index))
+    assert index >= SIMULATOR_FIRST_IMPRESSION
 
 
 def test_each_impression_is_a_new_placement(fingers):
@@ -34,7 +37,7 @@ def test_each_impression_is_a_new_placement(fingers):
 
 
 def test_subjects_and_r503_size():
-    source = BuiltinPatternSource(192, 192, population=3)
+    source = SyntheticSource(192, 192, population=3)
     assert source.subjects() == ["S0001", "S0002", "S0003"]
     assert source.impression("S0001", 1, np.random.default_rng(0)).shape == (192, 192)
 

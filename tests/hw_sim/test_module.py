@@ -6,6 +6,7 @@ import pytest
 from drivers import codec
 from drivers.codec import PACKET_SIZES, Instruction, PacketType, Register, pack_image
 from drivers.profiles import R307, R503
+from hw_sim.features import SECURITY_THRESHOLDS
 from hw_sim.flash import Flash
 from hw_sim.module import SimulatedModule
 
@@ -329,7 +330,9 @@ def test_security_level_takes_effect_at_once(module, ask, place):
     ask(Op.GEN_IMG)
     ask(Op.IMG2TZ, b"\x02")
     score = int.from_bytes(ask(Op.MATCH)[0].payload[1:], "big")
-    assert score >= 80
+    assert SECURITY_THRESHOLDS[1] <= score < SECURITY_THRESHOLDS[5]  # a genuine pair, not a copy
+    ask(Op.SET_SYS_PARA, b"\x05\x05")
+    assert code_of(ask(Op.MATCH)) == 0x08
     ask(Op.SET_SYS_PARA, b"\x05\x01")
     assert code_of(ask(Op.MATCH)) == 0
     assert module.flash.security_level == 1
