@@ -1,4 +1,4 @@
-"""Image pixels as the module's UART carries them: 4 bits per pixel, two pixels per byte."""
+"""The simulated sensor's picture: 16 grey levels like the R307's UART image, cut to its window."""
 
 from __future__ import annotations
 
