@@ -19,7 +19,8 @@ API, every caller identified by its client certificate (``central.identity``):
 Modules, one job each: ``pki`` certificates; ``identity`` who a certificate is; ``tls`` the client
 certificate into the ASGI scope; ``app`` HTTP; ``intake`` the POST decisions; ``db``,
 ``transactions``, ``notifications`` storage; ``processing`` search workers; ``answers`` and
-``views`` result shapes; ``delivery`` and ``backoff`` the webhook; ``matching`` the matcher seam;
-``service`` the wiring; ``server`` uvicorn; ``process`` a server in a child process. The search
-itself (galleries, enrolment, fusion, levels) is in ``galleries``, ``search``, ``enrol``, ``levels``.
+``views`` result shapes; ``delivery`` the webhook (its backoff is ``sync.backoff``, shared with the
+station); ``matching`` the matcher seam; ``service`` the wiring; ``server`` uvicorn; ``process`` a
+server in a child process. The search itself (galleries, enrolment, fusion, levels) is in
+``galleries``, ``search``, ``enrol``, ``levels``.
 """

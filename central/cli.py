@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from central.backoff import Backoff
 from central.db import Database, SchemaError
 from central.matching import DEFAULT_MATCHER, MatcherUnavailable, load_matcher
 from central.notifications import DELIVERED, FAILED, PENDING, NotificationStore
 from central.pki import PkiError, PkiLayout, StationName, init_pki
+from sync.backoff import Backoff
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 

@@ -3,7 +3,7 @@
 Each due notification is POSTed as JSON (header ``Idempotency-Key: <TCN>``, so the receiver can
 drop the duplicates that at-least-once delivery implies). A 2xx answer marks it delivered.
 Timeouts, connection errors, 408/425/429 and 5xx answers are retried after a capped exponential
-backoff with full jitter (never sooner than a ``Retry-After`` in seconds asks), up to
+backoff with full jitter (``sync.backoff``, never sooner than a ``Retry-After`` asks), up to
 ``max_attempts``; any other answer is permanent and the notification is marked failed, visible
 to operators. Nothing here runs on a request's path, so a dead webhook never slows the API.
 """
@@ -16,9 +16,9 @@ from datetime import timedelta
 
 import requests
 
-from central.backoff import Backoff
 from central.clock import Clock, parse_timestamp, timestamp, utc_now
 from central.notifications import DueNotification, NotificationStore
+from sync.backoff import Backoff, retry_after_seconds
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -116,7 +116,7 @@ class WebhookDelivery:
                 return
             error = f"HTTP {response.status_code}"
             retryable = response.status_code in RETRYABLE_STATUS or response.status_code >= 500
-            retry_after = _seconds(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._clock())
         if not retryable or attempt >= self._max_attempts:
             self._store.failed(notification.id, error)
             log.error(
@@ -124,16 +124,9 @@ class WebhookDelivery:
                 notification.id, notification.tcn, attempt, error,
             )  # fmt: skip
             return
-        delay = max(self._backoff.delay(attempt), min(retry_after or 0.0, self._backoff.cap))
+        delay = self._backoff.wait(attempt, retry_after)
         self._store.retry_at(notification.id, timestamp(self._clock() + timedelta(seconds=delay)), error)
         log.warning(
             "notification %d for %s not delivered (attempt %d: %s); retry in %.1f s",
             notification.id, notification.tcn, attempt, error, delay,
         )  # fmt: skip
-
-
-def _seconds(value: str | None) -> float | None:
-    """A ``Retry-After`` given in seconds; the HTTP-date form is ignored (the backoff applies)."""
-    if value is None or not value.strip().isdigit():
-        return None
-    return float(value.strip())

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from central.backoff import Backoff
 from central.clock import Clock, utc_now
 from central.db import Database
 from central.delivery import WebhookDelivery
@@ -24,6 +23,7 @@ from central.notifications import NotificationRecord, NotificationStore
 from central.processing import SearchWorkers
 from central.transactions import TransactionStore
 from central.views import transaction_view
+from sync.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from drivers import PROFILES, Sensor, SensorError, Timing
 from hw_sim.cli import sim as sim_command
 from station import demo as demo_module
 from station import sensor_tools
+from station.queue_cli import queue
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,6 +132,7 @@ def demo(out: Path, timing: bool) -> None:
 main.add_command(sim_command)
 main.add_command(central)
 main.add_command(pki)
+main.add_command(queue)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))  # transaction_samples
-
 from central_helpers import OPERATOR, STATION_A, STATION_B
 
 from central.pki import PkiLayout, init_pki

@@ -1,0 +1,218 @@
+"""The outbox's encryption keys: one file, readable by the service alone, every key under an id.
+
+File format (JSON, UTF-8, mode 0600, owned by the service user)::
+
+    {"format": "livescan-outbox-keys/1",
+     "active": "20240315-9f3a61c2",
+     "keys": [{"id": "20240101-0b7d44e1", "created": "2024-01-01T09:00:00.000Z", "key": "<base64>"},
+              {"id": "20240315-9f3a61c2", "created": "2024-03-15T14:30:05.000Z", "key": "<base64>"}]}
+
+Each key is 32 random bytes (AES-256). New data is sealed under ``active``; every envelope names
+its key id (``sync.sealing``), so data sealed under an older key still opens while that key is in
+the file.
+
+Rotation (``livescan queue key rotate``, or ``rotate_key_file`` + ``Outbox.reseal``):
+
+1. a new key is added and made active (the file is replaced atomically: temporary file, fsync,
+   rename, fsync of the directory); a running service picks it up at its next write (``KeyFile``
+   re-reads the file when it changes);
+2. every stored envelope is re-sealed under the new key;
+3. once no envelope names an old key, it can be removed (``retire_keys``; the command refuses
+   while the station daemon runs, since it could still hold the old key in memory).
+
+A file that group or others may read or write is refused, with the ``chmod`` that fixes it.
+Losing the file loses every queued booking: back it up with the same care as the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from sync.clock import Clock, timestamp, utc_now
+
+FORMAT = "livescan-outbox-keys/1"
+KEY_BYTES = 32
+
+
+class KeyFileError(Exception):
+    """The key file is missing, unsafe or unreadable; the message says what to do."""
+
+
+class UnknownKey(KeyFileError):
+    def __init__(self, key_id: str, path: Path | None) -> None:
+        where = f"the key file {path}" if path else "the key ring"
+        super().__init__(
+            f"data is sealed under key {key_id!r}, which is not in {where}; restore the key file "
+            "from its backup (keys are removed only once no data uses them)"
+        )
+        self.key_id = key_id
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    id: str
+    created: str
+    key: bytes
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "created": self.created, "key": base64.b64encode(self.key).decode("ascii")}
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    active_id: str
+    entries: tuple[KeyEntry, ...]
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.active_id not in self.by_id:
+            raise KeyFileError(f"the active key {self.active_id!r} is not among the keys")
+
+    @property
+    def by_id(self) -> Mapping[str, bytes]:
+        return MappingProxyType({entry.id: entry.key for entry in self.entries})
+
+    @property
+    def active_key(self) -> bytes:
+        return self.by_id[self.active_id]
+
+    def key(self, key_id: str) -> bytes:
+        try:
+            return self.by_id[key_id]
+        except KeyError:
+            raise UnknownKey(key_id, self.path) from None
+
+    def as_json(self) -> dict[str, object]:
+        return {"format": FORMAT, "active": self.active_id, "keys": [e.as_json() for e in self.entries]}
+
+
+def new_entry(clock: Clock = utc_now) -> KeyEntry:
+    now = clock()
+    return KeyEntry(f"{now:%Y%m%d}-{secrets.token_hex(4)}", timestamp(now), secrets.token_bytes(KEY_BYTES))
+
+
+def create_key_file(path: Path, clock: Clock = utc_now) -> KeyRing:
+    """A new key file with one key; ``KeyFileError`` if ``path`` exists (never overwrite a key)."""
+    entry = new_entry(clock)
+    ring = KeyRing(entry.id, (entry,), path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError(f"{path} exists; a key file is never overwritten (rotate it instead)") from None
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(ring.as_json(), handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    _fsync_directory(path.parent)
+    return ring
+
+
+def load_key_ring(path: Path) -> KeyRing:
+    """The keys in ``path``, after checking that only its owner can read or write it."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise KeyFileError(
+            f"no key file at {path}; create one with `livescan queue key init {path}`"
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(f"{path} is not a regular file")
+    if info.st_mode & 0o077:
+        raise KeyFileError(
+            f"{path} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}); the outbox key "
+            f"must be readable by the service only: run `chmod 600 {path}`"
+        )
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("format") != FORMAT:
+            raise ValueError(f"format {document.get('format')!r}, expected {FORMAT!r}")
+        entries = tuple(
+            KeyEntry(str(item["id"]), str(item["created"]), base64.b64decode(item["key"], validate=True))
+            for item in document["keys"]
+        )
+        ring = KeyRing(str(document["active"]), entries, path)
+    except (ValueError, KeyError, TypeError, binascii.Error, KeyFileError) as exc:
+        raise KeyFileError(f"{path} is not a readable outbox key file: {exc}") from None
+    short = [entry.id for entry in entries if len(entry.key) != KEY_BYTES]
+    if short:
+        raise KeyFileError(f"{path}: key(s) {', '.join(short)} are not {KEY_BYTES} bytes")
+    return ring
+
+
+def rotate_key_file(path: Path, clock: Clock = utc_now) -> KeyRing:
+    """Add a new key to ``path`` and make it the active one; the older keys stay for reading."""
+    ring = load_key_ring(path)
+    entry = new_entry(clock)
+    rotated = KeyRing(entry.id, (*ring.entries, entry), path)
+    _replace(path, rotated)
+    return rotated
+
+
+def retire_keys(path: Path, in_use: Iterable[str]) -> list[str]:
+    """Remove the keys of ``path`` that are neither active nor in ``in_use``; the ids removed."""
+    ring = load_key_ring(path)
+    keep = {ring.active_id, *in_use}
+    kept = tuple(entry for entry in ring.entries if entry.id in keep)
+    removed = [entry.id for entry in ring.entries if entry.id not in keep]
+    if removed:
+        _replace(path, KeyRing(ring.active_id, kept, path))
+    return removed
+
+
+class KeyFile:
+    """The key ring of a file, read again whenever the file changes (a rotation while running; a
+    ``chmod`` that opens it up is refused then too)."""
+
+    def __init__(self, path: Path, *, check_now: bool = True) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._signature: tuple[int, ...] | None = None
+        self._ring: KeyRing | None = None
+        if check_now:
+            self.ring()  # fail at start, not at the first booking
+
+    def ring(self) -> KeyRing:
+        with self._lock:
+            try:
+                info = self.path.stat()
+                signature = (info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode)
+            except FileNotFoundError:
+                signature = None
+            if self._ring is None or signature != self._signature:
+                self._ring = load_key_ring(self.path)
+                self._signature = signature
+            return self._ring
+
+
+def _replace(path: Path, ring: KeyRing) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(ring.as_json(), handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
