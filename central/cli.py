@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from central.db import Database, SchemaError
+from central.enrol_cli import enroll
 from central.matching import DEFAULT_MATCHER, MatcherUnavailable, load_matcher
 from central.notifications import DELIVERED, FAILED, PENDING, NotificationStore
 from central.pki import PkiError, PkiLayout, StationName, init_pki
@@ -207,3 +208,6 @@ def pki_init(
         raise click.ClickException(str(exc)) from None
     for path in written:
         click.echo(path)
+
+
+central.add_command(enroll)
