@@ -152,10 +152,11 @@ class Matcher:
     # --- the contract ------------------------------------------------------------------------
 
     def search(self, booking: Booking) -> SearchOutcome:
+        """Both galleries' answers for ``booking``; thread-safe."""
         probes = self.probes(booking)
         searches = self._search_all(probes.usable)
-        criminal = self._result(searches[Gallery.CRIMINAL])
-        immigration = self._result(searches[Gallery.IMMIGRATION])
+        criminal = self.result(searches[Gallery.CRIMINAL])
+        immigration = self.result(searches[Gallery.IMMIGRATION])
         summary = self._db.record_summary(criminal.candidates[0].subject_id) if criminal.hit else None
         return SearchOutcome(
             criminal=criminal,
@@ -177,7 +178,13 @@ class Matcher:
         return self._search_all(probes.usable)
 
     def result(self, search: GallerySearch) -> GalleryResult:
-        return self._result(search)
+        """The answer for one gallery: the candidates at or above the threshold, hit if any."""
+        above = [s for s in search.ranked if s.score >= self.settings.threshold]
+        candidates = tuple(
+            Candidate(s.subject_id, s.score, rank, s.fingers_matched)
+            for rank, s in enumerate(above[: self.settings.max_candidates], start=1)
+        )
+        return GalleryResult(search.gallery, bool(candidates), candidates)
 
     def index(self, gallery: Gallery) -> GalleryIndex:
         """The current in-memory index of ``gallery`` (reloaded if an enrolment happened)."""
@@ -218,14 +225,6 @@ class Matcher:
             for gallery in Gallery
         }
         return {gallery: future.result() for gallery, future in futures.items()}
-
-    def _result(self, search: GallerySearch) -> GalleryResult:
-        above = [s for s in search.ranked if s.score >= self.settings.threshold]
-        candidates = tuple(
-            Candidate(s.subject_id, s.score, rank, s.fingers_matched)
-            for rank, s in enumerate(above[: self.settings.max_candidates], start=1)
-        )
-        return GalleryResult(search.gallery, bool(candidates), candidates)
 
     def _current(self) -> Mapping[Gallery, GalleryIndex]:
         generation = self._db.generation()
