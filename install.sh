@@ -68,8 +68,9 @@ if [ "$(uname -m)" != "x86_64" ] && ! .venv/bin/python -c 'import _wsq' 2>/dev/n
 fi
 
 if [ "$dev" -eq 1 ]; then
-  # The tests also build wsq from source on x86_64, the same path a Raspberry Pi takes.
-  apt_install gcc libc6-dev python3-dev
+  # The tests also build wsq from source on x86_64, the same path a Raspberry Pi takes;
+  # the kiosk tests drive Debian's Chromium through Playwright.
+  apt_install gcc libc6-dev python3-dev chromium
   say "installing Livescan Station with the development tools (editable)"
   "${pip[@]}" install --quiet -e ".[dev]" || die "pip could not install the development dependencies"
 else
