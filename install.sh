@@ -3,19 +3,37 @@
 #
 #   ./install.sh          runtime: the `livescan` command and what it needs
 #   ./install.sh --dev    runtime plus what the tests, linters and benchmarks need
+#   sudo ./install.sh --system [--with-simulator] [--with-centre] [--root DIR]
+#                         runtime, then this checkout as a system service on a Raspberry Pi
+#                         (user, /etc/livescan, UART, udev, systemd; see scripts/system_install.py)
+#   sudo ./install.sh --system --uninstall [--purge] [--root DIR]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
 dev=0
-for arg in "$@"; do
-  case "$arg" in
+system=0
+system_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
     --dev) dev=1 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
-    *) echo "install.sh: unknown option '$arg' (use --dev or nothing)" >&2; exit 2 ;;
+    --system) system=1 ;;
+    --with-simulator|--with-centre|--uninstall|--purge) system_args+=("$1") ;;
+    --root|--user) [ $# -ge 2 ] || { echo "install.sh: $1 needs a value" >&2; exit 2; }
+      system_args+=("$1" "$2"); shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$1' (use --dev, --system or nothing; --help lists them)" >&2; exit 2 ;;
   esac
+  shift
 done
+if [ ${#system_args[@]} -gt 0 ] && [ "$system" -eq 0 ]; then
+  echo "install.sh: ${system_args[*]} only go with --system" >&2; exit 2
+fi
+if [ "$system" -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: --system changes the machine's configuration; run it as root (sudo ./install.sh --system)" >&2
+  exit 2
+fi
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -87,4 +105,7 @@ if ! .venv/bin/python scripts/nbis_glibc/patch_nbis.py --check >/dev/null 2>&1; 
 fi
 
 .venv/bin/livescan --version >/dev/null || die "the livescan command does not run; see the errors above"
+if [ "$system" -eq 1 ]; then
+  .venv/bin/python scripts/system_install.py ${system_args[@]+"${system_args[@]}"} || die "the system install did not finish (see above)"
+fi
 say "done: .venv/bin/livescan is ready$([ "$dev" -eq 1 ] && echo '; run the tests with .venv/bin/pytest')"

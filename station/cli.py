@@ -14,6 +14,7 @@ from drivers import PROFILES, Sensor, SensorError, Timing
 from hw_sim.cli import sim as sim_command
 from station import demo as demo_module
 from station import sensor_tools
+from station.audit_cli import audit
 from station.queue_cli import queue
 
 
@@ -133,6 +134,7 @@ main.add_command(sim_command)
 main.add_command(central)
 main.add_command(pki)
 main.add_command(queue)
+main.add_command(audit)
 
 if __name__ == "__main__":
     sys.exit(main())

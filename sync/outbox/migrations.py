@@ -77,5 +77,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX audit_tcn ON audit (tcn, id);
         """,
     ),
+    Migration(
+        "audit hash chain",
+        # Entries written before this migration are chained as found when the outbox next opens
+        # (sync.outbox.audit.adopt_legacy); from then on every entry is chained as it is written.
+        """
+        ALTER TABLE audit ADD COLUMN key_id TEXT;      -- the outbox key the entry's MAC is derived from
+        ALTER TABLE audit ADD COLUMN prev_hash TEXT;   -- the previous entry's hash (64 zeros for the first)
+        ALTER TABLE audit ADD COLUMN hash TEXT;        -- HMAC-SHA-256 of the entry and prev_hash
+        CREATE INDEX audit_at ON audit (at);
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

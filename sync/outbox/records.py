@@ -54,11 +54,17 @@ class OutboxItem:
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One entry of the station's audit log (``sync.outbox.audit``); never personal data."""
+
     at: str
     actor: str
     event: str
     tcn: str | None
     detail: str | None
+    id: int | None = None  # the entry's place in the chain, from 1
+    key_id: str | None = None  # the outbox key its MAC is derived from
+    prev_hash: str | None = None
+    hash: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,18 +8,20 @@ Every change of state is one ``BEGIN IMMEDIATE`` transaction with its audit entr
 checked against ``states.TRANSITIONS`` in the UPDATE itself (``WHERE state IN (...)``), and the
 outcome of a send is recorded only while the sender still holds the lease, so a sender that lost
 its lease cannot overwrite what the new holder recorded. Personal data goes in sealed (AES-GCM)
-only; log lines and audit details carry TCNs, counts and field numbers, never values.
+only; log lines and audit details carry TCNs, counts and field numbers, never values. The audit
+table is the station's audit log, hash-chained under a key from the outbox key file (``audit``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import sqlite_utils
 
@@ -33,8 +35,9 @@ from sync.crashpoints import (
     CrashPoint,
     no_crash_point,
 )
-from sync.keyring import KeyFile, KeyRing
+from sync.keyring import KeyFile, KeyFileError, KeyRing
 from sync.outbox import retention
+from sync.outbox.audit import AuditChain, ChainReport, export_jsonl, iter_entries
 from sync.outbox.database import OutboxDatabase, OutboxError
 from sync.outbox.records import ITEM_COLUMNS, ITEM_FROM, AuditEntry, Claim, OutboxItem
 from sync.outbox.states import (
@@ -52,6 +55,7 @@ from sync.outbox.states import (
 from sync.sealing import HEADER_BYTES, Sealer, envelope_key_id
 from sync.transaction import Booking, TransactionError, decode
 
+log = logging.getLogger(__name__)
 Listener = Callable[[], None]
 SYSTEM = "sync"  # the actor of what the sync worker does
 
@@ -72,6 +76,13 @@ class Outbox:
         self._clock = clock
         self._crash_point = crash_point
         self._listeners: list[Listener] = []
+        self._chain = AuditChain(self._sealer.ring)
+        if self.database.db().execute("SELECT 1 FROM audit WHERE hash IS NULL LIMIT 1").fetchone():
+            try:
+                with self.database.write() as db:
+                    self._chain.adopt_legacy(db, timestamp(clock()))
+            except KeyFileError as exc:  # a read-only tool without the key: the next open with it does it
+                log.warning("audit entries from before the chain are not chained yet: %s", exc)
 
     def close(self) -> None:
         self.database.close()
@@ -176,6 +187,32 @@ class Outbox:
         envelope = self._column("outbox", "problems", tcn)
         self._audit_read(actor, "viewed problems", tcn)
         return json.loads(self._sealer.open(envelope, _context("problems", tcn)))
+
+    def audit(self, actor: str, event: str, tcn: str | None = None, detail: str | None = None) -> None:
+        """Record a station event in the audit log (its own transaction; durable once it returns).
+
+        For sign-in and sign-out and their failures, captures, overrides, submissions, viewing a
+        response, purges and configuration changes. ``actor`` is an operator id or service name,
+        ``event`` a fixed phrase, ``tcn`` the booking's TCN if there is one, ``detail`` counts,
+        finger positions, codes and reasons in fixed words. NEVER personal data in any field: no
+        names, dates of birth, case numbers, addresses, PINs, images or text an officer typed.
+        ``AuditEntryRejected`` for an empty, over-long or multi-line field.
+        """
+        with self.database.write() as db:
+            self._chain.append(db, timestamp(self._clock()), actor, event, tcn, detail)
+
+    def verify_audit(self, *, anchor: str | None = None) -> ChainReport:
+        """Walk the audit chain: the first entry altered, deleted, inserted or moved, or the head.
+        ``anchor``: a head recorded earlier, which the log must still contain."""
+        return self._chain.verify(self.database.db(), anchor=anchor)
+
+    def audit_entries(self, since: str | None = None) -> Iterator[AuditEntry]:
+        """Every audit entry (at or after the timestamp ``since``), oldest first, chain included."""
+        return iter_entries(self.database.db(), since=since)
+
+    def export_audit(self, out: TextIO, since: str | None = None) -> int:
+        """The audit log as JSON lines on ``out`` (at or after ``since``); how many entries."""
+        return export_jsonl(self.database.db(), out, since=since)
 
     # --- the sync worker's side --------------------------------------------------------------
 
@@ -347,7 +384,9 @@ class Outbox:
     def audit_trail(self, tcn: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         where, params = ("WHERE tcn = ?", [tcn]) if tcn else ("", [])
         rows = self.database.db().query(
-            f"SELECT at, actor, event, tcn, detail FROM audit {where} ORDER BY id LIMIT ?", [*params, limit]
+            f"SELECT id, at, actor, event, tcn, detail, key_id, prev_hash, hash FROM audit {where} "
+            "ORDER BY id LIMIT ?",
+            [*params, limit],
         )
         return [AuditEntry(**row) for row in rows]
 
@@ -403,8 +442,8 @@ class Outbox:
         return tcns
 
     def key_ids_in_use(self) -> set[str]:
-        """The ids of the keys that some stored envelope was sealed under."""
-        found: set[str] = set()
+        """The ids of the keys that some stored envelope was sealed under or some audit MAC uses."""
+        found = self._chain.key_ids(self.database.db())
         for table, column in _SEALED_COLUMNS:
             rows = self.database.db().execute(
                 f"SELECT substr({column}, 1, {HEADER_BYTES}) FROM {table} WHERE {column} IS NOT NULL"
@@ -413,7 +452,11 @@ class Outbox:
         return found
 
     def reseal(self, actor: str, batch: int = 100) -> int:
-        """Seal every envelope not under the active key again under it (after a rotation); how many."""
+        """Seal every envelope not under the active key again under it (after a rotation); how many.
+
+        Then the audit chain is re-keyed under the active key too, once it verifies; a broken chain
+        is left as it is (its keys stay in use) and ``AuditChainBroken`` raised after the envelopes.
+        """
         active = self._sealer.ring().active_id
         count = 0
         for table, column in _SEALED_COLUMNS:
@@ -437,6 +480,8 @@ class Outbox:
                 last_id = rows[-1][0] if rows else last_id
         with self.database.write() as db:
             self._audit(db, actor, "resealed", None, f"{count} envelope(s) under key {active}")
+        with self.database.write() as db:
+            self._chain.rekey(db, timestamp(self._clock()), actor)
         return count
 
     def integrity_check(self) -> str:
@@ -493,9 +538,7 @@ class Outbox:
     def _audit(
         self, db: sqlite_utils.Database, actor: str, event: str, tcn: str | None, detail: str | None = None
     ) -> None:
-        db["audit"].insert(
-            {"at": timestamp(self._clock()), "actor": actor, "event": event, "tcn": tcn, "detail": detail}
-        )
+        self._chain.record(db, timestamp(self._clock()), actor, event, tcn, detail)
 
     def _audit_read(self, actor: str, event: str, tcn: str) -> None:
         with self.database.write() as db:
