@@ -4,11 +4,13 @@ Run as root after `./install.sh` has made the checkout's .venv. Every step is id
 what it did. ``--root DIR`` applies everything under DIR instead of / (a fake root or a chroot): the
 tests use it, and it is how an SD-card image can be prepared from another machine.
 
-What it does (``--uninstall`` reverses each step, keeping /var/lib/livescan unless ``--purge``):
+What it does (``--uninstall`` reverses each step, but keeps /etc/livescan and /var/lib/livescan,
+the queue and the key that reads it, unless ``--purge``):
 
 * the service user (system account, no login) in the ``dialout`` and ``gpio`` groups;
-* /etc/livescan (0750, root:user) with station.toml (0640; never overwritten once there) and
-  tls/ for the station certificate; /var/lib/livescan (0700, the user) for the outbox and its key;
+* /etc/livescan (0750, root:user) with station.toml (0640; never overwritten once there), the
+  outbox key (0600, the user; made once, never replaced: losing it loses the queue) and pki/ for
+  the site CA and the station's certificate; /var/lib/livescan (0700, the user) for the outbox;
 * the UART: ``enable_uart=1`` and the overlay this Pi model needs in the firmware's config.txt,
   the serial console removed from cmdline.txt (a backup is kept): a reboot is needed afterwards;
 * a udev rule giving the sensor's port the stable name /dev/livescan-sensor;
@@ -30,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync.keyring import create_key_file
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config"
 MARK_BEGIN = "# --- livescan: begin (install.sh --system; removed by --uninstall) ---"
@@ -40,6 +44,7 @@ UNITS = {
     "simulator": "livescan-simulator.service",
     "centre": "livescan-centre.service",
 }
+OUTBOX_KEY = "/etc/livescan/outbox.key"  # config/station.toml's storage.key_file
 UDEV_RULE = "etc/udev/rules.d/99-livescan-sensor.rules"
 CMDLINE_BACKUP_SUFFIX = ".livescan-backup"
 
@@ -118,7 +123,7 @@ class Installer:
     def ensure_directories(self) -> None:
         uid, gid = self._ids()
         self._directory("/etc/livescan", 0o750, 0, gid)
-        self._directory("/etc/livescan/tls", 0o750, 0, gid)
+        self._directory("/etc/livescan/pki", 0o750, 0, gid)
         self._directory("/var/lib/livescan", 0o700, uid, gid)
         config = self.path("/etc/livescan/station.toml")
         if config.exists():
@@ -128,6 +133,12 @@ class Installer:
             self.say("wrote /etc/livescan/station.toml (edit [station] and [centre] before starting)")
         os.chown(config, 0, gid)
         config.chmod(0o640)
+        key = self.path(OUTBOX_KEY)
+        if not key.exists():
+            create_key_file(key)
+            self.say(f"made the outbox key {OUTBOX_KEY}: back it up; the queue cannot be read without it")
+        os.chown(key, uid, gid)
+        key.chmod(0o600)
 
     def configure_uart(self, model: PiModel) -> None:
         boot = self._boot_dir()
@@ -188,15 +199,14 @@ class Installer:
         if backup.exists():
             backup.replace(boot / "cmdline.txt")
             self.say("restored cmdline.txt from its backup (serial console back after a reboot)")
-        if self.path("/etc/livescan").exists():
-            shutil.rmtree(self.path("/etc/livescan"))
-            self.say("removed /etc/livescan")
-        data = self.path("/var/lib/livescan")
-        if purge and data.exists():
-            shutil.rmtree(data)
-            self.say("removed /var/lib/livescan (--purge)")
-        elif data.exists():
-            self.say("kept /var/lib/livescan (queued bookings, keys); --purge removes it")
+        for kept in ("/etc/livescan", "/var/lib/livescan"):
+            if not self.path(kept).exists():
+                continue
+            if purge:
+                shutil.rmtree(self.path(kept))
+                self.say(f"removed {kept} (--purge)")
+            else:
+                self.say(f"kept {kept} (configuration, outbox key, queued bookings); --purge removes it")
         if self._user_exists():
             self._run("userdel", self.user)
             self.say(f"removed user {self.user}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -86,6 +87,9 @@ def test_a_pi5_gets_user_directories_uart_udev_and_units(tmp_path: Path) -> None
     assert owned("etc/livescan/station.toml") == (0o640, 0, gid)
     assert owned("var/lib/livescan") == (0o700, uid, gid)
     assert (root / "etc/livescan/station.toml").read_text() == (REPO / "config/station.toml").read_text()
+    assert owned("etc/livescan/outbox.key") == (0o600, uid, gid)
+    assert owned("etc/livescan/pki") == (0o750, 0, gid)
+    assert json.loads((root / "etc/livescan/outbox.key").read_text())["keys"]
 
     config = (root / "boot/firmware/config.txt").read_text()
     assert config.startswith(CONFIG_TXT)
@@ -141,9 +145,8 @@ def test_uninstall_restores_the_machine_but_keeps_the_queue_unless_purged(tmp_pa
     assert not list((root / "etc/systemd/system").glob("livescan-*"))
     assert not list((root / "etc/systemd/system/multi-user.target.wants").iterdir())
     assert not (root / "etc/udev/rules.d/99-livescan-sensor.rules").exists()
-    assert not (root / "etc/livescan").exists()
     assert "livescan:" not in (root / "etc/passwd").read_text()
-    assert (root / "var/lib/livescan/outbox.db").exists()
+    assert (root / "var/lib/livescan/outbox.db").exists() and (root / "etc/livescan/outbox.key").exists()
     assert "--purge" in result.stdout
 
     assert run(root, "--uninstall", "--purge").returncode == 0
