@@ -1,8 +1,11 @@
 """The central matching service (issue 4): intake over mutual TLS, search, answers, notifications.
 
 Commands (``central.cli``): ``livescan pki init DIR --station ORI:ID ... [--operator NAME]``,
-``livescan central serve --pki DIR --data DIR [--webhook URL] [--matching off]`` and
-``livescan central notifications ls --data DIR``.
+``livescan central serve --pki DIR --data DIR [--key-file KEY] [--webhook URL] [--matching off]``,
+``livescan central enroll --db DIR/galleries.db ...``, ``livescan central notifications ls --data
+DIR`` and ``livescan central key rotate --data DIR``. Personal and biometric data is sealed at
+rest (AES-256-GCM, ``central.sealed_store``) under ``DIR/central.key`` unless ``--key-file`` says
+otherwise; the key file is created 0600 on first use and must be backed up with the data.
 
 API, every caller identified by its client certificate (``central.identity``):
 
@@ -18,9 +21,10 @@ API, every caller identified by its client certificate (``central.identity``):
 
 Modules, one job each: ``pki`` certificates; ``identity`` who a certificate is; ``tls`` the client
 certificate into the ASGI scope; ``app`` HTTP; ``intake`` the POST decisions; ``db``,
-``transactions``, ``notifications`` storage; ``processing`` search workers; ``answers`` and
-``views`` result shapes; ``delivery`` the webhook (its backoff is ``sync.backoff``, shared with the
-station); ``matching`` the matcher seam; ``service`` the wiring; ``server`` uvicorn; ``process`` a
-server in a child process. The search itself (galleries, enrolment, fusion, levels) is in
-``galleries``, ``search``, ``enrol``, ``levels``.
+``transactions``, ``notifications`` storage (``sealed_store``: the envelopes and the key file);
+``processing`` search workers; ``answers`` and ``views`` result shapes; ``delivery`` the webhook
+(its backoff is ``sync.backoff``, shared with the station); ``matching`` the matcher seam;
+``service`` the wiring; ``server`` uvicorn; ``process`` a server in a child process. The search
+itself (galleries, enrolment, fusion, levels) is in ``galleries``, ``search``, ``enrol``,
+``levels``. Times come from ``sync.clock``, shared with the station.
 """

@@ -1,5 +1,9 @@
 """Command line of the central service: ``livescan central ...`` and ``livescan pki ...``.
 
+Every command that opens the centre's data takes ``--key-file`` (default ``DATA/central.key``,
+created 0600 on first use; ``central.sealed_store``); ``livescan central key rotate`` adds a key
+and re-seals the stored data under it.
+
 Registered into the ``livescan`` command by the station CLI (``from central.cli import central,
 pki``); ``python -m central`` runs the ``central`` group alone.
 """
@@ -11,12 +15,17 @@ from pathlib import Path
 
 import click
 
-from central.db import Database, SchemaError
+from central.db import DATABASE_FILE, Database, SchemaError
 from central.enrol_cli import enroll
+from central.galleries import GALLERY_FILE, GalleryDatabase
+from central.gallery_schema import GallerySchemaError
 from central.matching import DEFAULT_MATCHER, MatcherUnavailable, load_matcher
 from central.notifications import DELIVERED, FAILED, PENDING, NotificationStore
 from central.pki import PkiError, PkiLayout, StationName, init_pki
+from central.sealed_store import KEY_FILE, KEY_FILE_HELP, CentralKeyError
 from sync.backoff import Backoff
+from sync.keyring import KeyFile, KeyFileError, rotate_key_file
+from sync.sealing import SealError
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -47,7 +56,12 @@ def central() -> None:
     "data_dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="data directory (central.db)",
+    help="data directory (central.db, galleries.db)",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
 )
 @click.option("--webhook", metavar="URL", help="where immigration-hit notifications are POSTed")
 @click.option(
@@ -91,7 +105,8 @@ def central() -> None:
     help="searches run at the same time",
 )
 def serve(
-    host: str, port: int, pki_dir: Path, data_dir: Path, webhook: str | None, webhook_ca: Path | None,
+    host: str, port: int, pki_dir: Path, data_dir: Path, key_file: Path | None, webhook: str | None,
+    webhook_ca: Path | None,
     webhook_retry_base: float, webhook_retry_cap: float, matching: str, matcher: str, workers: int,
 ) -> None:  # fmt: skip
     """Serve the API over mutual TLS (client certificates from the site CA only)."""
@@ -109,7 +124,8 @@ def serve(
     try:
         config = ServiceConfig(
             data_dir=data_dir,
-            matcher=load_matcher(matcher, data_dir) if matching == "on" else None,
+            key_file=key_file,
+            matcher=load_matcher(matcher, data_dir, key_file) if matching == "on" else None,
             webhook=webhook,
             webhook_verify=str(webhook_ca) if webhook_ca else True,
             backoff=backoff,
@@ -118,7 +134,7 @@ def serve(
         run_server(config, layout, host, port)
     except MatcherUnavailable as exc:
         raise click.ClickException(f"{exc}; start with --matching off to accept transactions only") from None
-    except SchemaError as exc:
+    except (SchemaError, GallerySchemaError, CentralKeyError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -131,12 +147,22 @@ def notifications() -> None:
 @click.option(
     "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
 )
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
+)
 @click.option("--status", type=click.Choice([PENDING, DELIVERED, FAILED]), help="only this state")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
-def notifications_ls(data_dir: Path, status: str | None, limit: int, as_json: bool) -> None:
+def notifications_ls(
+    data_dir: Path, key_file: Path | None, status: str | None, limit: int, as_json: bool
+) -> None:
     """List notifications, newest first (states only: payloads hold personal data)."""
-    database = Database(data_dir)
+    try:
+        database = Database(data_dir, keys=key_file)
+    except (SchemaError, CentralKeyError) as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         rows = NotificationStore(database).recent(status=status, limit=limit)
     finally:
@@ -156,6 +182,44 @@ def notifications_ls(data_dir: Path, status: str | None, limit: int, as_json: bo
             f"{row.id:>5}  {row.tcn:<36}  {row.ori:<9}  {row.status:<9}  {row.attempts:>5}  "
             f"{row.created_at:<24}  {row.last_error or ''}"
         )
+
+
+@central.group("key")
+def key() -> None:
+    """The key file sealing the centre's personal and biometric data (AES-256-GCM)."""
+
+
+@key.command("rotate")
+@click.option(
+    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
+)
+def key_rotate(data_dir: Path, key_file: Path | None) -> None:
+    """Add a new key, make it the active one and re-seal everything in DATA under it.
+
+    Safe while the service runs (it picks the new key up at its next write); the old keys stay in
+    the file so that nothing becomes unreadable. Back the key file up afterwards.
+    """
+    path = key_file or data_dir / KEY_FILE
+    try:
+        ring = rotate_key_file(path)
+        counts = {}
+        for name, store in ((DATABASE_FILE, Database), (GALLERY_FILE, GalleryDatabase.in_directory)):
+            if name == GALLERY_FILE and not (data_dir / GALLERY_FILE).exists():
+                continue
+            opened = store(data_dir, keys=KeyFile(path))
+            try:
+                counts[name] = opened.reseal()
+            finally:
+                opened.close()
+    except (KeyFileError, CentralKeyError, SealError, SchemaError, GallerySchemaError) as exc:
+        raise click.ClickException(str(exc)) from None
+    sealed = ", ".join(f"{name} {count}" for name, count in counts.items())
+    click.echo(f"active key {ring.active_id}; envelopes re-sealed: {sealed}; back up {path}")
 
 
 @click.group(context_settings=CONTEXT)

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 import requests
 
-from central.clock import Clock, parse_timestamp, timestamp, utc_now
 from central.notifications import DueNotification, NotificationStore
 from sync.backoff import Backoff, retry_after_seconds
+from sync.clock import Clock, parse_timestamp, timestamp, utc_now
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 425, 429})

@@ -1,9 +1,11 @@
 """``livescan central enroll``: fill the galleries. Register with ``central.add_command(enroll)``.
 
-    livescan central enroll --synthetic 100 --db DATA/galleries.db [--seed 0]
+    livescan central enroll --synthetic 100 --db DATA/galleries.db [--seed 0] [--key-file KEY]
     livescan central enroll --folder PRINTS/S0042 --db DATA/galleries.db --gallery criminal
 
-Prints one JSON line with what was enrolled.
+Prints one JSON line with what was enrolled. Demographics, records and templates are sealed under
+the key file (default ``central.key`` beside the database, created on first use), the one
+``livescan central serve`` must be given for the same data directory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import click
 
 from central.enrol import NoUsablePrints, enrol_image_folder, enroll_synthetic
 from central.galleries import Gallery, GalleryDatabase
+from central.gallery_schema import GallerySchemaError
+from central.sealed_store import KEY_FILE, KEY_FILE_HELP, CentralKeyError
 
 
 @click.command("enroll")
@@ -25,6 +29,11 @@ from central.galleries import Gallery, GalleryDatabase
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="gallery database (created if missing), e.g. DATA/galleries.db",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=KEY_FILE_HELP.format(default=f"{KEY_FILE} beside the database"),
 )
 @click.option(
     "--synthetic",
@@ -73,6 +82,7 @@ from central.galleries import Gallery, GalleryDatabase
 )
 def enroll(
     db_path: Path,
+    key_file: Path | None,
     synthetic: int | None,
     seed: int,
     impressions: int,
@@ -85,7 +95,10 @@ def enroll(
     """Enrol subjects into the criminal and immigration galleries."""
     if (synthetic is None) == (folder is None):
         raise click.UsageError("give exactly one of --synthetic N or --folder DIR")
-    database = GalleryDatabase(db_path)
+    try:
+        database = GalleryDatabase(db_path, keys=key_file)
+    except (CentralKeyError, GallerySchemaError) as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         if synthetic is not None:
 

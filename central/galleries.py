@@ -7,14 +7,13 @@ records the search compares. Biometrics never leave through ``record_summary``.
 
 Enrolment writes a whole subject in one transaction and bumps ``generation``; a ``Matcher``
 compares the generation before each search and reloads its in-memory index when it moved.
-Each thread gets its own connection (WAL: readers never wait for the writer).
+The file is a ``central.sealed_store.SealedStore``: a connection per thread (WAL: readers never
+wait for the writer), and demographics, record entries and templates sealed (AES-256-GCM) under
+the data directory's key file; ids, memberships and finger positions stay plain for the queries.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,11 +26,20 @@ import sqlite_utils
 
 from biometrics.iso import parse_template
 from central.gallery_index import PREFILTER_MINUTIAE, TemplateRow, prefilter_template
-from central.gallery_schema import SCHEMA_VERSION, migrate, schema_version
+from central.gallery_schema import (
+    DEMOGRAPHICS,
+    PREFILTER,
+    RECORD,
+    SCHEMA_VERSION,
+    SEALED,
+    TEMPLATE,
+    GallerySchemaError,
+    migrations,
+)
 from central.levels import RecordEntry, entry_level, offence_level
+from central.sealed_store import Keys, SealedStore
 
 GALLERY_FILE = "galleries.db"
-BUSY_TIMEOUT_SECONDS = 30.0
 
 
 class Gallery(StrEnum):
@@ -100,45 +108,22 @@ class GalleryCounts:
     record_entries: int = 0
 
 
-class GalleryDatabase:
-    """``PATH`` (created with its schema when missing); safe to share between threads."""
+class GalleryDatabase(SealedStore):
+    """``PATH`` (created with its schema when missing); safe to share between threads.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        db = self.db()
-        db.enable_wal()
-        migrate(db, label=str(self.path))
+    ``keys``: the key file sealing demographics, records and templates (default: ``central.key``
+    beside the database, created on first use; ``central.sealed_store``)."""
+
+    def __init__(self, path: str | Path, *, keys: Keys = None) -> None:
+        super().__init__(
+            Path(path), keys, migrations=migrations, sealed=SEALED, label="gallery database",
+            error=GallerySchemaError,
+        )  # fmt: skip
         self._refresh_prefilter()
 
     @classmethod
-    def in_directory(cls, data_dir: str | Path) -> GalleryDatabase:
-        return cls(Path(data_dir) / GALLERY_FILE)
-
-    def db(self) -> sqlite_utils.Database:
-        """This thread's sqlite-utils handle."""
-        handle = getattr(self._local, "db", None)
-        if handle is None:
-            connection = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
-            )
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            handle = sqlite_utils.Database(connection)
-            self._local.db = handle
-            with self._lock:
-                self._connections.append(connection)
-        return handle
-
-    def close(self) -> None:
-        with self._lock:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
+    def in_directory(cls, data_dir: str | Path, *, keys: Keys = None) -> GalleryDatabase:
+        return cls(Path(data_dir) / GALLERY_FILE, keys=keys)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -149,53 +134,72 @@ class GalleryDatabase:
         """Write the subjects in one transaction and bump the generation once."""
         if not enrolments:
             return
-        db = self.db()
         now = _now()
-        with db.atomic():
+        with self.write() as db:
             for enrolment in enrolments:
                 self._write(db, enrolment, now)
             db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
     def _write(self, db: sqlite_utils.Database, enrolment: Enrolment, now: str) -> None:
         subject_id = enrolment.subject_id
-        person = enrolment.demographics
         db.execute(
             "INSERT INTO subjects (id, source, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
             [subject_id, enrolment.source, now],
         )
-        known = {
-            "name": person.name,
-            "sex": person.sex,
-            "race": person.race,
-            "date_of_birth": person.date_of_birth.isoformat() if person.date_of_birth else None,
-            "place_of_birth": person.place_of_birth,
-            "citizenship": json.dumps(list(person.citizenship)) if person.citizenship else None,
-        }
-        updates = {column: value for column, value in known.items() if value is not None}
-        if updates:
-            db["subjects"].update(subject_id, updates)
+        given = _demographics_json(enrolment.demographics)
+        if given:
+            merged = {**self._demographics_json(subject_id), **given}
+            db.execute(
+                "UPDATE subjects SET demographics = ? WHERE id = ?",
+                [self.seal_json(DEMOGRAPHICS.where, subject_id, merged), subject_id],
+            )
         db["memberships"].insert_all(
             [{"subject_id": subject_id, "gallery": g.value, "enrolled_at": now} for g in enrolment.galleries],
             ignore=True,
         )
-        db["record_entries"].insert_all(
-            [_entry_row(subject_id, entry) for entry in enrolment.record], ignore=True
-        )
+        known = {_entry_key(entry) for _, entry in self._entries(subject_id)}
+        next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM record_entries").fetchone()[0]
+        for entry in enrolment.record:
+            if _entry_key(entry) in known:
+                continue
+            known.add(_entry_key(entry))
+            envelope = self.seal_json(RECORD.where, f"{subject_id}:{next_id}", _entry_json(entry))
+            db.execute(
+                "INSERT INTO record_entries (id, subject_id, entry) VALUES (?, ?, ?)",
+                [next_id, subject_id, envelope],
+            )
+            next_id += 1
         db["templates"].insert_all(
-            [_template_row(subject_id, t, now) for t in enrolment.templates], replace=True
+            [self._template_row(subject_id, t, now) for t in enrolment.templates], replace=True
         )
+
+    def _template_row(self, subject_id: str, enrolled: EnrolledTemplate, now: str) -> dict[str, Any]:
+        parsed = parse_template(enrolled.template)
+        identity = _template_identity(subject_id, enrolled.position, enrolled.impression)
+        prefilter = prefilter_template(enrolled.template, PREFILTER_MINUTIAE)
+        return {
+            "subject_id": subject_id,
+            "position": enrolled.position,
+            "impression": enrolled.impression,
+            "template": self.seal(TEMPLATE.where, identity, enrolled.template),
+            "prefilter": self.seal(PREFILTER.where, identity, prefilter),
+            "nfiq2": enrolled.nfiq2,
+            "minutiae": len(parsed.minutiae),
+            "created_at": now,
+        }
 
     def _refresh_prefilter(self) -> None:
         """Rebuild the prefilter cuts when they were made with another PREFILTER_MINUTIAE."""
-        db = self.db()
-        row = db.execute("SELECT value FROM meta WHERE key = 'prefilter_minutiae'").fetchone()
+        row = self.db().execute("SELECT value FROM meta WHERE key = 'prefilter_minutiae'").fetchone()
         if row is not None and int(row[0]) == PREFILTER_MINUTIAE:
             return
-        with db.atomic():
-            for template_id, template in db.execute("SELECT id, template FROM templates").fetchall():
+        with self.write() as db:
+            rows = db.execute(f"SELECT id, {TEMPLATE.identity}, template FROM templates").fetchall()
+            for template_id, identity, envelope in rows:
+                cut = prefilter_template(self.open(TEMPLATE.where, identity, envelope), PREFILTER_MINUTIAE)
                 db.execute(
                     "UPDATE templates SET prefilter = ? WHERE id = ?",
-                    [prefilter_template(template, PREFILTER_MINUTIAE), template_id],
+                    [self.seal(PREFILTER.where, identity, cut), template_id],
                 )
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('prefilter_minutiae', ?) "
@@ -204,9 +208,6 @@ class GalleryDatabase:
             )
 
     # --- reading -----------------------------------------------------------------------------
-
-    def schema_version(self) -> int:
-        return schema_version(self.db())
 
     def generation(self) -> int:
         return int(self.db().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
@@ -219,15 +220,22 @@ class GalleryDatabase:
         return [subject_id for (subject_id,) in rows.fetchall()]
 
     def template_rows(self, gallery: Gallery | str) -> Iterator[TemplateRow]:
-        """Every template of the gallery's members, in a stable order."""
+        """Every template of the gallery's members, opened, in a stable order."""
         cursor = self.db().execute(
-            "SELECT t.subject_id, t.position, t.template, t.prefilter FROM templates t "
+            "SELECT t.subject_id, t.position, t.impression, t.template, t.prefilter FROM templates t "
             "JOIN memberships m ON m.subject_id = t.subject_id AND m.gallery = ? "
             "ORDER BY t.position, t.subject_id, t.impression",
             [Gallery(gallery).value],
         )
-        for subject_id, position, template, prefilter in cursor:
-            yield TemplateRow(subject_id, position, template, prefilter)
+        open_ = self.opener()
+        for subject_id, position, impression, template, prefilter in cursor:
+            identity = _template_identity(subject_id, position, impression)
+            yield TemplateRow(
+                subject_id,
+                position,
+                open_(TEMPLATE.where, identity, template),
+                open_(PREFILTER.where, identity, prefilter),
+            )
 
     def templates(self, subject_id: str) -> list[EnrolledTemplate]:
         rows = self.db().execute(
@@ -235,44 +243,39 @@ class GalleryDatabase:
             "ORDER BY position, impression",
             [subject_id],
         )
-        return [EnrolledTemplate(*row) for row in rows.fetchall()]
+        return [
+            EnrolledTemplate(
+                position,
+                impression,
+                self.open(TEMPLATE.where, _template_identity(subject_id, position, impression), template),
+                nfiq2,
+            )
+            for position, impression, template, nfiq2 in rows.fetchall()
+        ]
 
     def subject_galleries(self, subject_id: str) -> frozenset[Gallery]:
         rows = self.db().execute("SELECT gallery FROM memberships WHERE subject_id = ?", [subject_id])
         return frozenset(Gallery(gallery) for (gallery,) in rows.fetchall())
 
     def demographics(self, subject_id: str) -> Demographics | None:
-        row = (
-            self.db()
-            .execute(
-                "SELECT name, sex, race, date_of_birth, place_of_birth, citizenship "
-                "FROM subjects WHERE id = ?",
-                [subject_id],
-            )
-            .fetchone()
-        )
-        if row is None:
+        """The subject's demographics (empty ones if none were given); None for an unknown subject."""
+        if self.db().execute("SELECT 1 FROM subjects WHERE id = ?", [subject_id]).fetchone() is None:
             return None
-        name, sex, race, born, place, citizenship = row
+        known = self._demographics_json(subject_id)
+        born = known.get("date_of_birth")
         return Demographics(
-            name=name,
-            sex=sex,
-            race=race,
+            name=known.get("name"),
+            sex=known.get("sex"),
+            race=known.get("race"),
             date_of_birth=date.fromisoformat(born) if born else None,
-            place_of_birth=place,
-            citizenship=tuple(json.loads(citizenship)),
+            place_of_birth=known.get("place_of_birth"),
+            citizenship=tuple(known.get("citizenship", ())),
         )
 
     def record(self, subject_id: str) -> tuple[RecordEntry, ...]:
-        rows = self.db().execute(
-            "SELECT date, offence, category, disposition, sentence_days, code FROM record_entries "
-            "WHERE subject_id = ? ORDER BY date, id",
-            [subject_id],
-        )
-        return tuple(
-            RecordEntry(date.fromisoformat(day), offence, category, disposition, sentence, code)
-            for day, offence, category, disposition, sentence, code in rows.fetchall()
-        )
+        """The subject's record entries, oldest first."""
+        entries = sorted(self._entries(subject_id), key=lambda found: (found[1].date, found[0]))
+        return tuple(entry for _, entry in entries)
 
     def record_summary(self, subject_id: str) -> dict[str, Any] | None:
         """Demographics, galleries, record entries and offence level of a subject, JSON-ready;
@@ -308,6 +311,23 @@ class GalleryDatabase:
             record_entries=count("SELECT COUNT(*) FROM record_entries"),
         )
 
+    # --- internals ---------------------------------------------------------------------------
+
+    def _demographics_json(self, subject_id: str) -> dict[str, Any]:
+        row = self.db().execute("SELECT demographics FROM subjects WHERE id = ?", [subject_id]).fetchone()
+        return (self.open_json(DEMOGRAPHICS.where, subject_id, row[0]) if row else None) or {}
+
+    def _entries(self, subject_id: str) -> list[tuple[int, RecordEntry]]:
+        """The subject's record entries with their row ids, in storage order."""
+        rows = self.db().execute(
+            "SELECT id, entry FROM record_entries WHERE subject_id = ? ORDER BY id", [subject_id]
+        )
+        found = []
+        for row_id, envelope in rows.fetchall():
+            entry = self.open_json(RECORD.where, f"{subject_id}:{row_id}", envelope)
+            found.append((row_id, RecordEntry(**{**entry, "date": date.fromisoformat(entry["date"])})))
+        return found
+
 
 @contextmanager
 def using_galleries(db: GalleryDatabase | str | Path) -> Iterator[GalleryDatabase]:
@@ -326,9 +346,31 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _entry_row(subject_id: str, entry: RecordEntry) -> dict[str, Any]:
+def _template_identity(subject_id: str, position: int, impression: str) -> str:
+    """A template's row in its envelopes' context (``gallery_schema.TEMPLATE.identity``)."""
+    return f"{subject_id}:{position}:{impression}"
+
+
+def _demographics_json(person: Demographics) -> dict[str, Any]:
+    """The demographics given (None and empty fields left out), as sealed in ``subjects``."""
+    values = {
+        "name": person.name,
+        "sex": person.sex,
+        "race": person.race,
+        "date_of_birth": person.date_of_birth.isoformat() if person.date_of_birth else None,
+        "place_of_birth": person.place_of_birth,
+        "citizenship": list(person.citizenship),
+    }
+    return {name: value for name, value in values.items() if value not in (None, [])}
+
+
+def _entry_key(entry: RecordEntry) -> tuple[object, ...]:
+    """What makes a record entry the same one again (version 1 had it as a UNIQUE constraint)."""
+    return (entry.date, entry.offence, entry.category, entry.disposition)
+
+
+def _entry_json(entry: RecordEntry) -> dict[str, Any]:
     return {
-        "subject_id": subject_id,
         "date": entry.date.isoformat(),
         "offence": entry.offence,
         "category": entry.category.value,
@@ -347,20 +389,6 @@ def _entry_summary(entry: RecordEntry) -> dict[str, Any]:
         "sentence_days": entry.sentence_days,
         "code": entry.code,
         "level": entry_level(entry),
-    }
-
-
-def _template_row(subject_id: str, enrolled: EnrolledTemplate, now: str) -> dict[str, Any]:
-    parsed = parse_template(enrolled.template)
-    return {
-        "subject_id": subject_id,
-        "position": enrolled.position,
-        "impression": enrolled.impression,
-        "template": enrolled.template,
-        "prefilter": prefilter_template(enrolled.template, PREFILTER_MINUTIAE),
-        "nfiq2": enrolled.nfiq2,
-        "minutiae": len(parsed.minutiae),
-        "created_at": now,
     }
 
 

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from central.clock import Clock, timestamp, utc_now
 from central.identity import ClientIdentity
 from central.transactions import PENDING, REJECTED, TransactionRecord, TransactionStore
+from sync.clock import Clock, timestamp, utc_now
 from sync.transaction import (
     MAX_TRANSACTION_BYTES,
     MalformedTransaction,

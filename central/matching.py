@@ -3,7 +3,8 @@
 The search itself (decode the WSQ images, extract templates, search both galleries concurrently,
 fuse scores, compute the offence level) lives in ``central.search``; the service only calls
 ``matcher.search(booking)`` and reads the outcome's attributes typed below. A matcher is named
-``module:factory``; the factory is called with the data directory and returns the matcher. The
+``module:factory``; the factory is called with the data directory and ``keys=`` the key file
+the centre's data is sealed under (None: the default in the data directory). The
 default is ``central.search:open_matcher``. Matchers are called from several worker threads at
 once and must be thread-safe.
 """
@@ -11,7 +12,6 @@ once and must be thread-safe.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,15 +56,16 @@ class Matcher(Protocol):
     def search(self, booking: Booking) -> SearchOutcomeLike: ...
 
 
-MatcherFactory = Callable[[Path], Matcher]
+class MatcherFactory(Protocol):
+    def __call__(self, data_dir: Path, *, keys: Path | None = None) -> Matcher: ...
 
 
 class MatcherUnavailable(RuntimeError):
     """The named matcher cannot be imported or built."""
 
 
-def load_matcher(spec: str, data_dir: Path) -> Matcher:
-    """Import ``module:factory`` and build the matcher for ``data_dir``."""
+def load_matcher(spec: str, data_dir: Path, key_file: Path | None = None) -> Matcher:
+    """Import ``module:factory`` and build the matcher for ``data_dir`` and ``key_file``."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise MatcherUnavailable(f"matcher {spec!r} must be written module:factory")
@@ -72,4 +73,4 @@ def load_matcher(spec: str, data_dir: Path) -> Matcher:
         factory: MatcherFactory = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise MatcherUnavailable(f"matcher {spec!r} cannot be imported: {exc}") from exc
-    return factory(data_dir)
+    return factory(data_dir, keys=key_file)

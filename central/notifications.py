@@ -2,16 +2,16 @@
 
 One notification per TCN (UNIQUE), created with the transaction's answer. States: ``pending``
 (to be sent at ``next_attempt_at``), ``delivered`` (the webhook answered 2xx) and ``failed``
-(a permanent refusal, or too many attempts: an operator has to look at it).
+(a permanent refusal, or too many attempts: an operator has to look at it). The payload is
+personal data: sealed in the database (``central.db``), opened only to be delivered.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from central.db import Database
+from central.db import PAYLOAD, Database
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 IMMIGRATION_HIT = "immigration_hit"
@@ -78,7 +78,7 @@ class NotificationStore:
                 "tcn": notification.tcn,
                 "ori": notification.ori,
                 "kind": notification.kind,
-                "payload": json.dumps(notification.payload, separators=(",", ":"), sort_keys=True),
+                "payload": self._database.seal_json(PAYLOAD.where, notification.tcn, notification.payload),
                 "created_at": notification.created_at,
                 "status": PENDING,
                 "next_attempt_at": notification.created_at,
@@ -107,7 +107,12 @@ class NotificationStore:
             limit=limit,
         )
         return [
-            DueNotification(row["id"], row["tcn"], row["attempts"], json.loads(row["payload"]))
+            DueNotification(
+                row["id"],
+                row["tcn"],
+                row["attempts"],
+                self._database.open_json(PAYLOAD.where, row["tcn"], row["payload"]),
+            )
             for row in rows
         ]
 

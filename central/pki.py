@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from central.clock import utc_now
 from central.identity import IdentityError, operator_uri, station_uris
+from sync.clock import utc_now
 
 CLOCK_SKEW = timedelta(minutes=5)  # certificates are valid from a little before they are made
 SERVER_NAMES = ("localhost", "127.0.0.1")

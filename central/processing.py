@@ -20,9 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from central import answers
-from central.clock import Clock, timestamp, utc_now
 from central.matching import Matcher
 from central.transactions import PENDING, TransactionStore
+from sync.clock import Clock, timestamp, utc_now
 from sync.transaction import decode
 from sync.transaction.framing import WHOLE
 

@@ -33,6 +33,7 @@ from biometrics.worker import Processor, shared_extractor
 from central.galleries import GALLERY_FILE, Gallery, GalleryDatabase
 from central.gallery_index import GalleryIndex, prefilter_template
 from central.gallery_search import GallerySearch, Probe, SearchSettings, search_gallery
+from central.sealed_store import Keys
 from sync.transaction import Booking
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,10 @@ class Matcher:
     created on first use; the fingers are templated one after the other, ~0.12 s each) or a
     ``biometrics.worker.Processor`` (the fingers are spread over its worker processes, which
     roughly halves the extraction time of a booking with two workers on two idle cores; the
-    caller owns and closes it). ``settings``: the search's thresholds and sizes. Call ``close()``
-    (or use ``with``) to stop the matcher's threads.
+    caller owns and closes it). ``settings``: the search's thresholds and sizes. ``keys``: the
+    key file the galleries are sealed under (default: ``central.key`` beside the database); the
+    templates are opened once per index load and kept in memory only. Call ``close()`` (or use
+    ``with``) to stop the matcher's threads.
     """
 
     def __init__(
@@ -140,9 +143,10 @@ class Matcher:
         *,
         extractor: Extractor | Processor | None = None,
         settings: SearchSettings | None = None,
+        keys: Keys = None,
     ) -> None:
         self.settings = settings or SearchSettings()
-        self._db = GalleryDatabase(db_path)
+        self._db = GalleryDatabase(db_path, keys=keys)
         self._extractor = extractor
         self._extractor_lock = threading.Lock()
         self._index_lock = threading.Lock()
@@ -251,5 +255,6 @@ class Matcher:
 
 
 def open_matcher(data_dir: Path, **options: Any) -> Matcher:
-    """The matcher of the service's data directory: its galleries are ``DIR/galleries.db``."""
+    """The matcher of the service's data directory: its galleries are ``DIR/galleries.db``
+    (``keys=``: the key file, default ``DIR/central.key``)."""
     return Matcher(Path(data_dir) / GALLERY_FILE, **options)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from central.clock import Clock, utc_now
 from central.db import Database
 from central.delivery import WebhookDelivery
 from central.identity import ClientIdentity
@@ -24,6 +23,7 @@ from central.processing import SearchWorkers
 from central.transactions import TransactionStore
 from central.views import transaction_view
 from sync.backoff import Backoff
+from sync.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ServiceConfig:
     data_dir: Path
+    key_file: Path | None = None  # None: DIR/central.key, created on first use
     matcher: Matcher | None = None  # None: matching off
     webhook: str | None = None
     webhook_verify: bool | str = True  # True, or a CA bundle file for an https webhook
@@ -42,7 +43,7 @@ class ServiceConfig:
 class CentralService:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.database = Database(config.data_dir)
+        self.database = Database(config.data_dir, keys=config.key_file)
         self.notifications = NotificationStore(self.database)
         self.transactions = TransactionStore(self.database, self.notifications)
         self.delivery = (

@@ -4,16 +4,18 @@
 deliveries of one TCN racing each other store it once: the loser gets ``False`` and reads the
 winner's row. ``complete`` stores the search results and, on an immigration hit, the notification
 in the same SQLite transaction, so a crash cannot leave a hit without its notification.
+
+The body, the problems and the results are sealed (``central.db``); they are opened here, so
+``TransactionRecord`` and ``body`` hand out plaintext to the code that needs it.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from central.db import Database
+from central.db import BODY, PROBLEMS, RESULTS, Database
 from central.notifications import NewNotification, NotificationStore
 
 PENDING, COMPLETE, REJECTED = "pending", "complete", "rejected"
@@ -34,7 +36,8 @@ class TransactionRecord:
     attempts: int = 0
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> TransactionRecord:
+    def from_row(cls, row: dict[str, Any], database: Database) -> TransactionRecord:
+        tcn = row["tcn"]
         return cls(
             tcn=row["tcn"],
             ori=row["ori"],
@@ -43,8 +46,8 @@ class TransactionRecord:
             size=row["size"],
             received_at=row["received_at"],
             status=row["status"],
-            problems=_loads(row["problems"]),
-            results=_loads(row["results"]),
+            problems=database.open_json(PROBLEMS.where, tcn, row["problems"]),
+            results=database.open_json(RESULTS.where, tcn, row["results"]),
             completed_at=row["completed_at"],
             attempts=row["attempts"],
         )
@@ -60,17 +63,18 @@ class TransactionStore:
 
     def add(self, record: TransactionRecord, body: bytes | None) -> bool:
         """Insert ``record`` (with ``body``; None for a rejection); False if its TCN is already stored."""
+        seal = self._seal_json
         row = {
             "tcn": record.tcn,
             "ori": record.ori,
             "station": record.station,
             "sha256": record.sha256,
             "size": record.size,
-            "body": body,
+            "body": None if body is None else self._database.seal(BODY.where, record.tcn, body),
             "received_at": record.received_at,
             "status": record.status,
-            "problems": _dumps(record.problems),
-            "results": _dumps(record.results),
+            "problems": seal(PROBLEMS.where, record.tcn, record.problems),
+            "results": seal(RESULTS.where, record.tcn, record.results),
             "completed_at": record.completed_at,
         }
         try:
@@ -84,11 +88,11 @@ class TransactionStore:
     def get(self, tcn: str) -> TransactionRecord | None:
         rows = self._database.db()["transactions"].rows_where("tcn = ?", [tcn], select=_COLUMNS)
         row = next(iter(rows), None)
-        return None if row is None else TransactionRecord.from_row(row)
+        return None if row is None else TransactionRecord.from_row(row, self._database)
 
     def body(self, tcn: str) -> bytes | None:
         row = self._database.db().execute("SELECT body FROM transactions WHERE tcn = ?", [tcn]).fetchone()
-        return None if row is None else row[0]
+        return None if row is None or row[0] is None else self._database.open(BODY.where, tcn, row[0])
 
     def pending(self) -> list[str]:
         """The TCNs still waiting for a search, oldest first."""
@@ -104,12 +108,12 @@ class TransactionStore:
         self, tcn: str, results: dict[str, Any], completed_at: str, notification: NewNotification | None
     ) -> bool:
         """Store the answer of a pending transaction (and its notification); False if not pending."""
-        db = self._database.db()
-        with db.atomic():
+        sealed = self._seal_json(RESULTS.where, tcn, results)
+        with self._database.write() as db:
             updated = db.execute(
                 "UPDATE transactions SET status = ?, results = ?, completed_at = ?, last_error = NULL "
                 "WHERE tcn = ? AND status = ?",
-                [COMPLETE, _dumps(results), completed_at, tcn, PENDING],
+                [COMPLETE, sealed, completed_at, tcn, PENDING],
             ).rowcount
             if updated and notification is not None:
                 self._notifications.add(notification)
@@ -119,7 +123,7 @@ class TransactionStore:
         """Reject a pending transaction that could not be searched; False if it was not pending."""
         updated = self._database.db().execute(
             "UPDATE transactions SET status = ?, problems = ?, completed_at = ? WHERE tcn = ? AND status = ?",
-            [REJECTED, _dumps(problems), completed_at, tcn, PENDING],
+            [REJECTED, self._seal_json(PROBLEMS.where, tcn, problems), completed_at, tcn, PENDING],
         )
         return bool(updated.rowcount)
 
@@ -138,10 +142,5 @@ class TransactionStore:
         """Record why the last search failed (the exception type only: no personal data)."""
         self._database.db().execute("UPDATE transactions SET last_error = ? WHERE tcn = ?", [error, tcn])
 
-
-def _dumps(value: object) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    def _seal_json(self, where: str, tcn: str, value: object) -> bytes | None:
+        return None if value is None else self._database.seal_json(where, tcn, value)

@@ -1,8 +1,6 @@
-"""Time for the station side of the wire: an injectable UTC clock and one sortable text form.
-
-The same conventions as the centre's (``central.clock``): stored times are UTC text with
-milliseconds, ``2024-03-15T14:30:05.123Z``, which sorts as text in time order, so SQL can compare
-them directly.
+"""Time for both ends of the wire (station and centre): an injectable UTC clock and one sortable
+text form: stored and sent times are UTC text with milliseconds, ``2024-03-15T14:30:05.123Z``,
+which sorts as text in time order, so SQL can compare them directly.
 """
 
 from __future__ import annotations

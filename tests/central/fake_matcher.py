@@ -75,5 +75,5 @@ def _result(gallery: str, subject_id: str | None) -> GalleryResult:
     )
 
 
-def open_matcher(data_dir: Path) -> FakeMatcher:
+def open_matcher(data_dir: Path, *, keys: Path | None = None) -> FakeMatcher:
     return FakeMatcher()

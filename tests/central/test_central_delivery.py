@@ -12,12 +12,12 @@ import pytest
 from transaction_samples import NOW
 from webhook_receiver import WebhookReceiver
 
-from central.clock import timestamp
 from central.db import Database
 from central.delivery import WebhookDelivery
 from central.notifications import NewNotification, NotificationStore
 from central.transactions import PENDING, TransactionRecord, TransactionStore
 from sync.backoff import Backoff
+from sync.clock import timestamp
 
 
 class FakeClock:

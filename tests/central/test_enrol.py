@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from outbox_helpers import raw_files
 from PIL import Image
 from search_population import FINGERS, booking, masters_cache
 
@@ -63,6 +64,12 @@ def test_enrol_a_booking_then_find_it(database: GalleryDatabase, cache_dir: Path
     assert outcome.criminal.hit and outcome.criminal.candidates[0].subject_id == tcn
     assert not outcome.immigration.hit
     assert outcome.level == 3
+    secrets = {"name": enrolled.subject.name.encode(), "offence": b"TRESPASSING"}
+    secrets.update({f"wsq {f.position}": f.wsq[100:164] for f in enrolled.fingers})
+    secrets.update({f"template {t.position}": t.template[32:96] for t in database.templates(tcn)})
+    files = raw_files(database.path)  # after enrolment, index load and search
+    assert f"{database.path.name}-wal" in files
+    assert [(name, what) for name, data in files.items() for what, s in secrets.items() if s in data] == []
 
 
 def test_an_immigration_enrolment_gets_no_record_unless_given(
