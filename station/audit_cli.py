@@ -16,7 +16,8 @@ from pathlib import Path
 
 import click
 
-from station.queue_cli import CONTEXT, DEFAULT_DATABASE, DEFAULT_KEY_FILE, Paths, _opened
+from station.outbox_access import DEFAULT_DATABASE, DEFAULT_KEY_FILE, Paths, opened
+from station.queue_cli import CONTEXT
 from sync.outbox.audit import since_timestamp
 
 pass_paths = click.make_pass_decorator(Paths)
@@ -42,7 +43,7 @@ def audit(context: click.Context, database: Path, key_file: Path) -> None:
 @pass_paths
 def audit_verify(paths: Paths, anchor: str | None) -> None:
     """Check every entry's MAC and link; exit 1 naming the first entry altered, deleted or moved."""
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         report = outbox.verify_audit(anchor=anchor)
     if not report.ok:
         raise click.ClickException(
@@ -64,7 +65,7 @@ def audit_export(paths: Paths, since: str | None, out: Path | None) -> None:
         start = since_timestamp(since) if since else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         if out is None:
             count = outbox.export_audit(sys.stdout, start)
         else:

@@ -7,45 +7,28 @@
     livescan queue purge [TCN ...]                retention now; or destroy dead/rejected payloads
     livescan queue key init | rotate | retire     the outbox's encryption key file
 
-Registered into ``livescan`` by the station CLI (``from sync.cli import queue``). The database and
-key file come from ``--db``/``--key-file`` or ``LIVESCAN_OUTBOX``/``LIVESCAN_OUTBOX_KEY``. Listings
-show metadata only; reading a rejection's messages is an audited access under the user's name.
+Registered into ``livescan`` by the station CLI (``from station.queue_cli import queue``). The
+database and key file come from ``--db``/``--key-file`` or ``LIVESCAN_OUTBOX``/``LIVESCAN_OUTBOX_KEY``
+(opened through ``station.outbox_access``). Listings show metadata only; reading a rejection's
+messages is an audited access under the user's name.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from sync.keyring import KeyFile, KeyFileError, create_key_file, retire_keys, rotate_key_file
+from station.outbox_access import DEFAULT_DATABASE, DEFAULT_KEY_FILE, Paths, opened
+from sync.keyring import KeyFileError, create_key_file, retire_keys, rotate_key_file
 from sync.lock import OutboxBusy, OwnerLock
-from sync.outbox import DEAD, MEANING, REJECTED, STATES, Outbox, OutboxError, OutboxItem
-from sync.sealing import SealError
+from sync.outbox import DEAD, MEANING, REJECTED, STATES, OutboxItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
-DEFAULT_DATABASE = Path("/var/lib/livescan/outbox.db")
-DEFAULT_KEY_FILE = Path("/etc/livescan/outbox.key")
 DEFAULT_RETENTION_DAYS = 30
-
-
-@dataclass(frozen=True)
-class Paths:
-    database: Path
-    key_file: Path
-
-    def open(self) -> Outbox:
-        try:
-            return Outbox(self.database, KeyFile(self.key_file, check_now=False), create=False)
-        except OutboxError as exc:
-            raise click.ClickException(str(exc)) from None
-
 
 pass_paths = click.make_pass_decorator(Paths)
 
@@ -72,7 +55,7 @@ def queue(context: click.Context, database: Path, key_file: Path) -> None:
 @pass_paths
 def queue_ls(paths: Paths, states: tuple[str, ...], limit: int, as_json: bool) -> None:
     """List bookings, oldest first, with their delivery state."""
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         items = outbox.items(states or STATES, limit)
         counts = outbox.counts()
     if as_json:
@@ -88,7 +71,7 @@ def queue_ls(paths: Paths, states: tuple[str, ...], limit: int, as_json: bool) -
 @pass_paths
 def queue_dead(paths: Paths, as_json: bool) -> None:
     """Dead letters (delivery gave up) and rejections (the centre refused), with their reasons."""
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         items = outbox.items((DEAD, REJECTED), 100_000)
     if as_json:
         for item in items:
@@ -107,7 +90,7 @@ def queue_dead(paths: Paths, as_json: bool) -> None:
 @pass_paths
 def queue_show(paths: Paths, tcn: str, as_json: bool) -> None:
     """One booking: delivery state, receipt, answers stored, rejection messages, audit trail."""
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         item = outbox.item(tcn)
         if item is None:
             raise click.ClickException(f"no booking {tcn} in the outbox")
@@ -135,7 +118,7 @@ def queue_show(paths: Paths, tcn: str, as_json: bool) -> None:
 @pass_paths
 def queue_retry(paths: Paths, tcn: str) -> None:
     """Send a dead item again, its attempts and age starting over (fix the cause first)."""
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         outbox.retry(tcn, getpass.getuser())
     click.echo(f"{tcn} queued again; the station sends it within a minute")
 
@@ -155,7 +138,7 @@ def queue_purge(paths: Paths, tcns: tuple[str, ...], retention_days: int, yes: b
     times, answers and the audit trail are kept.
     """
     actor = getpass.getuser()
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         if not tcns:
             destroyed = outbox.purge_expired(timedelta(days=retention_days), actor)
             click.echo(
@@ -197,7 +180,7 @@ def key_rotate(paths: Paths) -> None:
         ring = rotate_key_file(paths.key_file)
     except KeyFileError as exc:
         raise click.ClickException(str(exc)) from None
-    with _opened(paths) as outbox:
+    with opened(paths) as outbox:
         count = outbox.reseal(getpass.getuser())
     click.echo(
         f"active key {ring.active_id}; {count} envelope(s) re-sealed (`queue key retire` drops old keys)"
@@ -214,25 +197,13 @@ def key_retire(paths: Paths) -> None:
     except OutboxBusy as exc:
         raise click.ClickException(f"{exc}; stop the station daemon first (it may hold an old key)") from None
     try:
-        with _opened(paths) as outbox:
+        with opened(paths) as outbox:
             removed = retire_keys(paths.key_file, outbox.key_ids_in_use())
     except KeyFileError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         lock.release()
     click.echo(f"removed key(s): {', '.join(removed)}" if removed else "no key to remove")
-
-
-@contextmanager
-def _opened(paths: Paths) -> Iterator[Outbox]:
-    """The outbox for one command; outbox, key and seal errors become clear command errors."""
-    outbox = paths.open()
-    try:
-        yield outbox
-    except (OutboxError, KeyFileError, SealError) as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        outbox.close()
 
 
 def _table(items: list[OutboxItem]) -> None:

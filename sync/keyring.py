@@ -1,6 +1,11 @@
-"""The outbox's encryption keys: one file, readable by the service alone, every key under an id.
+"""Key files: AES-256 keys under ids, in one file readable by its service alone.
 
-File format (JSON, UTF-8, mode 0600, owned by the service user)::
+Two services use them: the station (its outbox key, ``livescan queue key init | rotate | retire``)
+and the centre (``central.key``, ``livescan central key rotate``). Error messages here name no
+command; a caller that has one to offer passes it (``create_with``), or wraps the error.
+
+File format (JSON, UTF-8, mode 0600, owned by the service user; the format name predates the
+centre's use and stays, so that existing files keep loading)::
 
     {"format": "livescan-outbox-keys/1",
      "active": "20240315-9f3a61c2",
@@ -11,17 +16,17 @@ Each key is 32 random bytes (AES-256). New data is sealed under ``active``; ever
 its key id (``sync.sealing``), so data sealed under an older key still opens while that key is in
 the file.
 
-Rotation (``livescan queue key rotate``, or ``rotate_key_file`` + ``Outbox.reseal``):
+Rotation (``rotate_key_file``, then re-sealing by the key file's user, e.g. ``Outbox.reseal``):
 
 1. a new key is added and made active (the file is replaced atomically: temporary file, fsync,
-   rename, fsync of the directory); a running service picks it up at its next write (``KeyFile``
+   rename, fsync of the directory); a running service picks it up at its next use (``KeyFile``
    re-reads the file when it changes);
 2. every stored envelope is re-sealed under the new key;
-3. once no envelope names an old key, it can be removed (``retire_keys``; the command refuses
-   while the station daemon runs, since it could still hold the old key in memory).
+3. once no envelope names an old key, it can be removed (``retire_keys``; only while no service
+   that could still hold the old key in memory is running).
 
 A file that group or others may read or write is refused, with the ``chmod`` that fixes it.
-Losing the file loses every queued booking: back it up with the same care as the database.
+Losing the file loses the data sealed under it: back it up with the same care as the database.
 """
 
 from __future__ import annotations
@@ -118,20 +123,20 @@ def create_key_file(path: Path, clock: Clock = utc_now) -> KeyRing:
     return ring
 
 
-def load_key_ring(path: Path) -> KeyRing:
-    """The keys in ``path``, after checking that only its owner can read or write it."""
+def load_key_ring(path: Path, *, create_with: str | None = None) -> KeyRing:
+    """The keys in ``path``, after checking that only its owner can read or write it.
+
+    ``create_with``: the command that creates a key file at ``path``, offered when it is missing."""
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise KeyFileError(
-            f"no key file at {path}; create one with `livescan queue key init {path}`"
-        ) from None
+        raise KeyFileError(_missing(path, create_with)) from None
     if not stat.S_ISREG(info.st_mode):
         raise KeyFileError(f"{path} is not a regular file")
     if info.st_mode & 0o077:
         raise KeyFileError(
-            f"{path} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}); the outbox key "
-            f"must be readable by the service only: run `chmod 600 {path}`"
+            f"{path} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}); a key file must "
+            f"be readable by its service only: run `chmod 600 {path}`"
         )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -143,7 +148,10 @@ def load_key_ring(path: Path) -> KeyRing:
         )
         ring = KeyRing(str(document["active"]), entries, path)
     except (ValueError, KeyError, TypeError, binascii.Error, KeyFileError) as exc:
-        raise KeyFileError(f"{path} is not a readable outbox key file: {exc}") from None
+        raise KeyFileError(
+            f"{path} is not a readable key file ({exc}): check that it is the key file, else restore it "
+            "from its backup"
+        ) from None
     short = [entry.id for entry in entries if len(entry.key) != KEY_BYTES]
     if short:
         raise KeyFileError(f"{path}: key(s) {', '.join(short)} are not {KEY_BYTES} bytes")
@@ -172,10 +180,11 @@ def retire_keys(path: Path, in_use: Iterable[str]) -> list[str]:
 
 class KeyFile:
     """The key ring of a file, read again whenever the file changes (a rotation while running; a
-    ``chmod`` that opens it up is refused then too)."""
+    ``chmod`` that opens it up is refused then too). ``create_with`` as for ``load_key_ring``."""
 
-    def __init__(self, path: Path, *, check_now: bool = True) -> None:
+    def __init__(self, path: Path, *, check_now: bool = True, create_with: str | None = None) -> None:
         self.path = path
+        self.create_with = create_with
         self._lock = threading.Lock()
         self._signature: tuple[int, ...] | None = None
         self._ring: KeyRing | None = None
@@ -190,9 +199,18 @@ class KeyFile:
             except FileNotFoundError:
                 signature = None
             if self._ring is None or signature != self._signature:
-                self._ring = load_key_ring(self.path)
+                self._ring = load_key_ring(self.path, create_with=self.create_with)
                 self._signature = signature
             return self._ring
+
+
+def _missing(path: Path, create_with: str | None) -> str:
+    restore = "restore it from its backup (data sealed under a lost key cannot be read)"
+    if create_with is None:
+        return f"no key file at {path}; {restore}"
+    return (
+        f"no key file at {path}; if nothing was sealed yet, create one with `{create_with}`, else {restore}"
+    )
 
 
 def _replace(path: Path, ring: KeyRing) -> None:

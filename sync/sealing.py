@@ -30,10 +30,15 @@ class SealError(Exception):
 
 
 class Sealer:
-    """Seals under the active key of ``keys``; opens envelopes of any key still in it."""
+    """Seals under the active key of ``keys``; opens envelopes of any key still in it.
+
+    One cipher per key id is kept for the key ring it came from; when a ``KeyFile`` hands out a
+    new ring (the file was rotated or retired), the ciphers of the old one are dropped. Safe to
+    share between threads: the ciphers hold no per-operation state."""
 
     def __init__(self, keys: KeyFile | KeyRing) -> None:
         self._keys = keys
+        self._ciphers: tuple[KeyRing | None, dict[str, AESGCM]] = (None, {})
 
     def ring(self) -> KeyRing:
         return self._keys.ring() if isinstance(self._keys, KeyFile) else self._keys
@@ -42,17 +47,27 @@ class Sealer:
         ring = self.ring()
         key_id = ring.active_id.encode("ascii")
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(ring.active_key).encrypt(nonce, plaintext, context.encode("utf-8"))
+        sealed = self._cipher(ring, ring.active_id).encrypt(nonce, plaintext, context.encode("utf-8"))
         return bytes([VERSION, len(key_id)]) + key_id + nonce + sealed
 
     def open(self, envelope: bytes, context: str) -> bytes:
         key_id, nonce, sealed = split_envelope(envelope)
         try:
-            return AESGCM(self.ring().key(key_id)).decrypt(nonce, sealed, context.encode("utf-8"))
+            return self._cipher(self.ring(), key_id).decrypt(nonce, sealed, context.encode("utf-8"))
         except InvalidTag:
             raise SealError(
                 f"the {context.split(':', 1)[0]} envelope is damaged or belongs elsewhere"
             ) from None
+
+    def _cipher(self, ring: KeyRing, key_id: str) -> AESGCM:
+        cached_ring, ciphers = self._ciphers
+        if cached_ring is not ring:
+            ciphers = {}
+            self._ciphers = (ring, ciphers)
+        cipher = ciphers.get(key_id)
+        if cipher is None:
+            cipher = ciphers[key_id] = AESGCM(ring.key(key_id))  # UnknownKey if it is not in the ring
+        return cipher
 
 
 def envelope_key_id(envelope: bytes) -> str:

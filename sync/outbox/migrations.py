@@ -1,22 +1,15 @@
 """The outbox schema, as numbered migrations; each applied one is recorded in ``schema_migrations``.
 
-``MIGRATIONS[n - 1]`` takes the database from version n - 1 to n. Add new ones at the end; never
+``MIGRATIONS[n - 1]`` takes the database from version n - 1 to n (``sync.sqlite_store.Migration``:
+SQL, and a Python step if one is needed, in one transaction). Add new ones at the end; never
 edit one that has shipped. Columns that hold personal or biometric data hold AES-GCM envelopes
 (``sync.sealing``) and are marked "sealed"; every other column is metadata a technician may read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sync.outbox.states import STATES
-
-
-@dataclass(frozen=True)
-class Migration:
-    name: str
-    sql: str
-
+from sync.sqlite_store import Migration
 
 _STATE_CHECK = ", ".join(f"'{state}'" for state in STATES)
 

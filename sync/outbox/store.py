@@ -519,7 +519,8 @@ class Outbox:
                 retention.destroy_payload(db, tcn)
                 db.execute("UPDATE outbox SET purged_at = ? WHERE tcn = ?", [now, tcn])
                 self._audit(db, actor, "payload destroyed", tcn, reason)
-        retention.compact(self.database.db())
+        if not self.database.compact():
+            log.warning("the outbox WAL could not be truncated (a reader was active); the next purge retries")
 
     def _state(self, tcn: str) -> str:
         row = self.database.db().execute("SELECT state FROM outbox WHERE tcn = ?", [tcn]).fetchone()

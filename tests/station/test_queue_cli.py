@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
+import shlex
 from datetime import timedelta
 from pathlib import Path
 
@@ -132,6 +134,19 @@ def test_clear_errors_for_a_missing_database_or_an_unsafe_key(
     (tmp_path / "outbox.key").chmod(0o644)
     assert populated["rejected"] in run(tmp_path, "ls").output  # metadata needs no key
     assert "chmod 600" in run(tmp_path, "show", populated["rejected"], ok=False).output
+
+
+def test_a_missing_key_file_error_offers_a_command_that_works(
+    tmp_path: Path, populated: dict[str, str]
+) -> None:
+    key_file = tmp_path / "outbox.key"
+    key_file.unlink()
+    message = run(tmp_path, "show", populated["rejected"], ok=False).output
+    offered = re.search(r"create one with `livescan queue (.*?)`", message)
+    assert offered and "restore it from its backup" in message
+    assert CliRunner().invoke(queue, shlex.split(offered.group(1))).exit_code == 0  # exactly as offered
+    assert load_key_ring(key_file).active_id  # it made the key file the error was about
+    assert "restore the key file" in run(tmp_path, "show", populated["rejected"], ok=False).output  # new key
 
 
 def test_paths_come_from_the_environment(tmp_path: Path, populated: dict[str, str]) -> None:

@@ -19,16 +19,8 @@ import pytest
 from outbox_helpers import FakeClock, booking_transaction, new_outbox
 
 from sync.keyring import KeyFile, create_key_file, rotate_key_file
-from sync.outbox import Outbox
-from sync.outbox.audit import (
-    GENESIS,
-    REKEYED,
-    STARTED,
-    AuditChainBroken,
-    AuditEntryRejected,
-    canonical,
-    since_timestamp,
-)
+from sync.outbox import AuditChainBroken, AuditEntryRejected, Outbox
+from sync.outbox.audit import GENESIS, REKEYED, STARTED, canonical, since_timestamp
 from sync.outbox.migrations import MIGRATIONS
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import stat
@@ -25,7 +26,7 @@ from sync.outbox import (
     OutboxError,
     SchemaError,
 )
-from sync.outbox.migrations import SCHEMA_VERSION
+from sync.outbox.migrations import MIGRATIONS, SCHEMA_VERSION
 from sync.outbox.states import STATES, TRANSITIONS, sources
 from sync.transaction import TcnIssuer, parse_tcn
 
@@ -75,6 +76,22 @@ def test_the_database_is_wal_with_full_sync_secure_delete_and_recorded_migration
     assert outbox.database.schema_version() == SCHEMA_VERSION
     assert stat.S_IMODE(os.stat(outbox.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(outbox.path.parent / "outbox.db-wal").st_mode) == 0o600
+
+
+# sha256 of each shipped migration's SQL: databases out there were made by exactly this text
+SHIPPED = {
+    1: "e1bc54f6f9e664c50787e46501921f98222dbf88cfe3508d991566c2fcf00053",
+    2: "31681810210931ff403f28ee364d1538c1136dc41bfa364db9d98de773ad838d",
+}
+
+
+def test_shipped_migrations_are_never_edited() -> None:
+    for version, digest in SHIPPED.items():
+        sql = MIGRATIONS[version - 1].sql
+        assert hashlib.sha256(sql.encode()).hexdigest() == digest, (
+            f"outbox migration {version} changed (a new state changes migration 1's CHECK too): existing "
+            "databases keep the old schema, so restore it and add a new migration at the end"
+        )
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path, outbox: Outbox) -> None:

@@ -60,11 +60,19 @@ def test_the_key_file_is_created_0600_and_a_readable_one_is_refused(tmp_path: Pa
             load_key_ring(path)
         with pytest.raises(KeyFileError):
             KeyFile(path)
-    with pytest.raises(KeyFileError, match="livescan queue key init"):
-        load_key_ring(tmp_path / "missing.key")
+    missing = tmp_path / "missing.key"
+    with pytest.raises(KeyFileError, match=f"no key file at {missing}; restore it from its backup") as caught:
+        load_key_ring(missing)
+    assert "livescan" not in str(caught.value)  # the station and the centre each name their own command
+    with pytest.raises(
+        KeyFileError, match="if nothing was sealed yet, create one with `make-key`, else restore"
+    ):
+        KeyFile(missing, create_with="make-key")
     path.chmod(0o600)
     path.write_text(json.dumps({"format": "something else"}))
-    with pytest.raises(KeyFileError, match="not a readable outbox key file"):
+    with pytest.raises(
+        KeyFileError, match=r"not a readable key file .*something else.*restore it from its backup"
+    ):
         load_key_ring(path)
 
 
@@ -81,6 +89,22 @@ def test_an_envelope_names_its_key_and_opens_only_where_it_was_sealed(tmp_path: 
         sealer.open(tampered, "details:TCN1")
     with pytest.raises(UnknownKey, match="restore the key file"):
         Sealer(create_key_file(tmp_path / "other")).open(envelope, "details:TCN1")
+
+
+def test_a_sealer_on_a_key_file_follows_its_rotation_and_retirement(tmp_path: Path) -> None:
+    path = tmp_path / "k"
+    first = create_key_file(path).active_id
+    sealer = Sealer(KeyFile(path))
+    old = sealer.seal(b"DOE,JOHN", "details:TCN1")
+    assert sealer.open(old, "details:TCN1") == b"DOE,JOHN"  # the first key's cipher is now cached
+    second = rotate_key_file(path).active_id
+    new = sealer.seal(b"ROE,JANE", "details:TCN2")
+    assert envelope_key_id(new) == second != first
+    assert sealer.open(old, "details:TCN1") == b"DOE,JOHN" and sealer.open(new, "details:TCN2") == b"ROE,JANE"
+    assert retire_keys(path, in_use=[second]) == [first]
+    with pytest.raises(UnknownKey, match=first):  # a retired key is gone from the sealer too
+        sealer.open(old, "details:TCN1")
+    assert sealer.open(new, "details:TCN2") == b"ROE,JANE"
 
 
 def test_no_name_image_or_transaction_byte_is_in_the_database_or_its_wal(tmp_path: Path) -> None:
