@@ -1,0 +1,415 @@
+"""One finger's capture as an explicit state machine, and the sensor procedure that drives it.
+
+``TRANSITIONS`` is the whole machine: (state, event) -> next state; anything not in it is refused
+with ``InvalidTransition``. The workflow (``station.workflow``) owns one ``FingerCapture`` per
+finger and fires the events; ``SensorCapture`` runs on the sensor worker's thread and reports the
+sensor-side events through its hooks::
+
+    pending --arm--> waiting --finger_on--> capturing --gate_passed--> uploading --uploaded-->
+    processing --processed--> review --accept/override--> accepted
+                                                       (any) --mark--> missing (XX / UP)
+
+* waiting: armed; the sensor polls GenImg every ``poll_interval_s`` (or waits on the TOUCH line).
+* capturing: a finger was imaged; the module's own Img2Tz is the fast gate. A messy (0x06) or
+  featureless (0x07) image goes back to waiting at once with plain feedback, before the ~3 s upload;
+  the sensor then waits (up to ``lift_wait_s``) for the finger to be lifted before the next image.
+* uploading: UpImage with progress; processing: NFIQ 2, minutiae, WSQ in ``biometrics.worker``
+  while the sensor is already armed for the next finger (``auto_advance``).
+* review: the print is ready. With ``auto_accept`` (the default) a print at or above
+  ``quality_threshold`` is accepted at once -- the officer still sees it and can retake it until
+  the booking is submitted; a print below the threshold waits for retake, a supervisor override
+  (audited) or XX/UP. With ``auto_accept=False`` every print waits for ``accept``.
+* failed: the sensor could not be brought back within ``sensor_retries`` recoveries, or no finger
+  came within ``finger_timeout_s``, or processing failed; ``arm`` (capture again) starts over.
+  A sensor disconnect is not a failure of the finger: it stays waiting and capture resumes when
+  the worker has the sensor back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from biometrics.extractor import ProcessedPrint
+from biometrics.positions import finger_position
+from drivers.errors import (
+    CaptureFailed,
+    ConfirmationError,
+    ImageTooDry,
+    ImageTooMessy,
+    ImageTooWet,
+    ImageUploadFailed,
+    NoValidImage,
+    PacketReceiveError,
+    PortError,
+    TooFewFeatures,
+    TransportError,
+)
+from station import sensor_tools
+from station.sensor_worker import Session
+
+# --- finger states ------------------------------------------------------------------------------
+PENDING = "pending"
+WAITING = "waiting"
+CAPTURING = "capturing"
+UPLOADING = "uploading"
+PROCESSING = "processing"
+REVIEW = "review"
+ACCEPTED = "accepted"
+MISSING = "missing"
+FAILED = "failed"
+FINGER_STATES = (PENDING, WAITING, CAPTURING, UPLOADING, PROCESSING, REVIEW, ACCEPTED, MISSING, FAILED)
+ARMED = (WAITING, CAPTURING, UPLOADING)  # the sensor is working on the finger
+DONE = (ACCEPTED, MISSING)
+
+# --- events -------------------------------------------------------------------------------------
+ARM = "arm"  # capture (or retake) this finger
+DISARM = "disarm"  # another finger was armed, or the booking ended
+FINGER_ON = "finger_on"  # GenImg took an image
+GATE_PASSED = "gate_passed"  # Img2Tz accepted it
+GATE_REJECTED = "gate_rejected"  # Img2Tz (or GenImg) refused it: place the finger again
+RESTART = "restart"  # the sensor was recovered (or is reconnecting): start the finger again
+UPLOADED = "uploaded"
+PROCESSED = "processed"
+ACCEPT = "accept"
+OVERRIDE = "override"
+MARK = "mark"
+SENSOR_FAILED = "sensor_failed"
+TIMED_OUT = "timed_out"
+PROCESSING_FAILED = "processing_failed"
+
+_RETAKABLE = (PENDING, PROCESSING, REVIEW, ACCEPTED, MISSING, FAILED)
+
+TRANSITIONS: dict[tuple[str, str], str] = {
+    **{(state, ARM): WAITING for state in _RETAKABLE},
+    **{(state, DISARM): PENDING for state in ARMED},
+    **{(state, RESTART): WAITING for state in ARMED},
+    **{(state, SENSOR_FAILED): FAILED for state in ARMED},
+    **{(state, MARK): MISSING for state in FINGER_STATES},
+    (WAITING, FINGER_ON): CAPTURING,
+    (WAITING, GATE_REJECTED): WAITING,  # GenImg itself refused the image (0x03)
+    (WAITING, TIMED_OUT): FAILED,
+    (CAPTURING, GATE_PASSED): UPLOADING,
+    (CAPTURING, GATE_REJECTED): WAITING,
+    (UPLOADING, UPLOADED): PROCESSING,
+    (PROCESSING, PROCESSED): REVIEW,
+    (PROCESSING, PROCESSING_FAILED): FAILED,
+    (REVIEW, ACCEPT): ACCEPTED,
+    (REVIEW, OVERRIDE): ACCEPTED,
+}
+
+
+class InvalidCaptureSettings(ValueError):
+    """A capture setting is out of range; the message names it and the allowed values."""
+
+
+class WorkflowError(Exception):
+    """Base of every refusal by the capture workflow; the message says what to do instead."""
+
+
+class InvalidTransition(WorkflowError):
+    """The event is not allowed in the finger's current state (see ``TRANSITIONS``)."""
+
+    def __init__(self, fgp: int, state: str, event: str) -> None:
+        allowed = sorted(e for (s, e) in TRANSITIONS if s == state)
+        super().__init__(
+            f"the {finger_position(fgp).label} is {state}: cannot {event.replace('_', ' ')} "
+            f"(possible now: {', '.join(allowed) or 'nothing'})"
+        )
+        self.fgp, self.state, self.event = fgp, state, event
+
+
+class SensorCaptureError(Exception):
+    """The sensor kept failing on this finger after the allowed recoveries; capture it again."""
+
+
+def next_state(fgp: int, state: str, event: str) -> str:
+    """The state after ``event``; ``InvalidTransition`` if the table has no such move."""
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise InvalidTransition(fgp, state, event) from None
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    """How fingers are captured (``[capture]`` in the station configuration)."""
+
+    quality_threshold: int = 30  # NFIQ 2; below it a print needs a retake or a supervisor override
+    poll_interval_s: float = 0.1  # GenImg polling when no TOUCH line is wired
+    finger_timeout_s: float = 60.0  # an armed finger with nothing on the glass for this long fails
+    auto_advance: bool = True  # after an upload, arm the next pending finger while this one processes
+    max_attempts_before_up_hint: int = 3  # then the message suggests marking the finger UP
+    auto_accept: bool = True  # accept a print at or above the threshold without a tap (see module doc)
+    lift_wait_s: float = 1.0  # after a rejected image, how long to wait for the finger to be lifted
+    sensor_retries: int = 2  # sensor recoveries allowed per finger before it is "failed"
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("quality_threshold", 0 <= self.quality_threshold <= 100, "0..100 (NFIQ 2)"),
+            ("poll_interval_s", 0.01 <= self.poll_interval_s <= 5, "0.01..5 seconds"),
+            ("finger_timeout_s", 1 <= self.finger_timeout_s <= 3600, "1..3600 seconds"),
+            ("max_attempts_before_up_hint", 1 <= self.max_attempts_before_up_hint <= 20, "1..20"),
+            ("lift_wait_s", 0 <= self.lift_wait_s <= 10, "0..10 seconds"),
+            ("sensor_retries", 0 <= self.sensor_retries <= 10, "0..10"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                value = getattr(self, name)
+                raise InvalidCaptureSettings(f"capture setting {name} = {value!r}: use {allowed}")
+
+
+@dataclass(frozen=True)
+class FingerView:
+    """What the kiosk shows of one finger; no image, nothing personal."""
+
+    fgp: int
+    name: str
+    state: str
+    attempts: int
+    nfiq2: int | None
+    minutiae: int | None
+    feedback: tuple[str, ...]
+    missing: str | None
+    accepted_by_override: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fgp": self.fgp,
+            "name": self.name,
+            "state": self.state,
+            "attempts": self.attempts,
+            "nfiq2": self.nfiq2,
+            "minutiae": self.minutiae,
+            "feedback": list(self.feedback),
+            "missing": self.missing,
+            "accepted_by_override": self.accepted_by_override,
+            "message": self.message,
+        }
+
+
+@dataclass
+class FingerCapture:
+    """One finger of the open booking. Not thread-safe: the workflow holds its lock around it.
+
+    ``generation`` changes on every arm, so late reports of an abandoned attempt are recognised.
+    ``image`` (8-bit frame) and ``processed`` live in memory only and are dropped by ``clear``.
+    """
+
+    fgp: int
+    state: str = PENDING
+    attempts: int = 0
+    generation: int = 0
+    message: str = ""
+    feedback: tuple[str, ...] = ()
+    missing: str | None = None
+    override_by: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False)
+    processed: ProcessedPrint | None = field(default=None, repr=False)
+    captured_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return finger_position(self.fgp).label
+
+    def fire(self, event: str, message: str | None = None) -> str:
+        self.state = next_state(self.fgp, self.state, event)
+        if message is not None:
+            self.message = message
+        return self.state
+
+    def clear(self) -> None:
+        """Forget the print (retake, XX/UP, submission, cancellation)."""
+        self.image = None
+        self.processed = None
+        self.captured_at = None
+        self.override_by = None
+        self.feedback = ()
+
+    def view(self) -> FingerView:
+        processed = self.processed
+        return FingerView(
+            fgp=self.fgp,
+            name=self.name,
+            state=self.state,
+            attempts=self.attempts,
+            nfiq2=processed.nfiq2 if processed else None,
+            minutiae=len(processed.minutiae) if processed else None,
+            feedback=self.feedback,
+            missing=self.missing,
+            accepted_by_override=self.override_by,
+            message=self.message,
+        )
+
+
+# --- the sensor side ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapturedImage:
+    """One finger's frame as uploaded, with its timing against the line limit."""
+
+    fgp: int
+    image: np.ndarray = field(repr=False)
+    captured_at: datetime
+    upload_seconds: float
+    line_limit_seconds: float
+
+
+class CaptureHooks(Protocol):
+    """How ``SensorCapture`` reports to the workflow (called on the sensor worker's thread)."""
+
+    def event(self, event: str, message: str = "", feedback: tuple[str, ...] = ()) -> None: ...
+
+    def progress(self, done: int, total: int) -> None: ...
+
+
+class _Rejected(Exception):
+    pass
+
+
+# The module refused the image (GenImg 0x03; Img2Tz 0x06/0x07; 0x04/0x05 from modules that grade it).
+REJECTIONS = (ImageTooMessy, TooFewFeatures, CaptureFailed, ImageTooDry, ImageTooWet)
+# The module lost the image or garbled the command (power cycle, noise): capture again.
+_REPEATABLE = (TransportError, PortError, NoValidImage, ImageUploadFailed, PacketReceiveError)
+
+
+def officer_feedback(error: ConfirmationError) -> tuple[str, tuple[str, ...]]:
+    """A module refusal as a plain message and the feedback sentence for the officer."""
+    advice = f"{error.hint[:1].upper()}{error.hint[1:]}." if error.hint else "Place the finger again."
+    return f"{error.meaning[:1].upper()}{error.meaning[1:]}: {advice[:1].lower()}{advice[1:]}", (advice,)
+
+
+class SensorCapture:
+    """wait for a finger -> GenImg -> Img2Tz gate -> UpImage, for one finger, on the worker thread.
+
+    Use as the job function: ``worker.submit(SensorCapture(fgp, settings, hooks))``. Returns a
+    ``CapturedImage``; raises ``NoFingerInTime``, ``SensorCaptureError``, ``SensorUnavailable`` or
+    ``JobCancelled``/``WorkerStopping``.
+    """
+
+    def __init__(
+        self,
+        fgp: int,
+        settings: CaptureSettings,
+        hooks: CaptureHooks,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fgp = fgp
+        self.settings = settings
+        self.hooks = hooks
+        self.clock = clock
+
+    def __call__(self, session: Session) -> CapturedImage:
+        recoveries = 0
+        rejected = False
+        deadline = self.clock() + self.settings.finger_timeout_s
+        while True:
+            try:
+                return self._attempt(session, rejected, deadline)
+            except _Rejected:
+                rejected = True
+                deadline = self.clock() + self.settings.finger_timeout_s
+            except _REPEATABLE as exc:
+                recoveries += 1
+                session.recover(exc)  # SensorUnavailable when the sensor is gone
+                if recoveries > self.settings.sensor_retries:
+                    raise SensorCaptureError(
+                        f"The sensor kept failing on this finger ({type(exc).__name__}, "
+                        f"{recoveries} resets): capture it again; if it keeps failing, check the sensor."
+                    ) from exc
+                self.hooks.event(RESTART, "The sensor had a problem and was reset: place the finger again.")
+                rejected = False
+
+    def _attempt(self, session: Session, rejected: bool, deadline: float) -> CapturedImage:
+        if rejected:
+            self._wait_for_lift(session)
+        try:
+            self._wait_for_finger(session, deadline)
+        except REJECTIONS as exc:
+            self.hooks.event(GATE_REJECTED, *officer_feedback(exc))
+            raise _Rejected from exc
+        captured_at = datetime.now(UTC)
+        self.hooks.event(FINGER_ON, "Hold still: checking the image.")
+        try:
+            session.sensor.img2tz(1)
+        except REJECTIONS as exc:
+            self.hooks.event(GATE_REJECTED, *officer_feedback(exc))
+            raise _Rejected from exc
+        self.hooks.event(GATE_PASSED, "Image taken: the finger can be lifted.")
+
+        def progress(done: int, total: int) -> None:
+            self.hooks.progress(done, total)
+            session.check()  # a cancel or stop ends the upload after the packet in flight
+
+        capture = sensor_tools.capture_image(session.sensor, progress)
+        return CapturedImage(
+            self.fgp, capture.image, captured_at, capture.upload_seconds, capture.line_limit_seconds
+        )
+
+    def _wait_for_finger(self, session: Session, deadline: float) -> None:
+        touch = session.touch
+        if touch is None:
+            sensor_tools.wait_for_finger(
+                session.sensor,
+                max(deadline - self.clock(), 0.0),
+                poll_interval=self.settings.poll_interval_s,
+                clock=self.clock,
+                sleep=session.pause,
+            )
+            return
+        while True:
+            session.check()
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise sensor_tools.NoFingerInTime(
+                    f"no finger on the sensor within {self.settings.finger_timeout_s:.0f} s"
+                )
+            if touch.wait_for_press(min(remaining, 0.25)) and session.sensor.capture():
+                return
+            if touch.is_pressed:  # touched, but GenImg saw no finger yet
+                session.pause(self.settings.poll_interval_s)
+
+    def _wait_for_lift(self, session: Session) -> None:
+        """Until the glass is empty or ``lift_wait_s`` has passed (a finger kept on gives a new image)."""
+        end = self.clock() + self.settings.lift_wait_s
+        while self.clock() < end:
+            lifted = not session.touch.is_pressed if session.touch else not session.sensor.capture()
+            if lifted:
+                return
+            session.pause(self.settings.poll_interval_s)
+
+
+__all__ = [
+    "ACCEPTED",
+    "ARMED",
+    "CAPTURING",
+    "FAILED",
+    "FINGER_STATES",
+    "MISSING",
+    "PENDING",
+    "PROCESSING",
+    "REVIEW",
+    "TRANSITIONS",
+    "UPLOADING",
+    "WAITING",
+    "CaptureHooks",
+    "CaptureSettings",
+    "CapturedImage",
+    "FingerCapture",
+    "FingerView",
+    "InvalidCaptureSettings",
+    "InvalidTransition",
+    "SensorCapture",
+    "SensorCaptureError",
+    "WorkflowError",
+    "next_state",
+    "officer_feedback",
+]

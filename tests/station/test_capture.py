@@ -1,0 +1,224 @@
+"""The per-finger state machine: its table, its settings, and each path against the simulated sensor."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from capture_helpers import FAST, impressions, make_rig, noise_image, processor
+from gpiozero import Button
+from gpiozero.pins.mock import MockFactory
+
+from biometrics.worker import Processor
+from station import capture as fsm
+from station.capture import CaptureSettings, FingerCapture, InvalidCaptureSettings, InvalidTransition
+from station.workflow import BelowThreshold
+
+# --- the table --------------------------------------------------------------------------------------
+
+__all__ = ["impressions", "make_rig", "processor"]  # fixtures
+
+
+def test_every_state_is_reachable_from_pending() -> None:
+    reached, frontier = {fsm.PENDING}, [fsm.PENDING]
+    while frontier:
+        state = frontier.pop()
+        for (source, _), target in fsm.TRANSITIONS.items():
+            if source == state and target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    assert reached == set(fsm.FINGER_STATES)
+
+
+def test_a_finger_goes_through_the_happy_path() -> None:
+    finger = FingerCapture(2)
+    for event, state in [
+        (fsm.ARM, fsm.WAITING),
+        (fsm.FINGER_ON, fsm.CAPTURING),
+        (fsm.GATE_PASSED, fsm.UPLOADING),
+        (fsm.UPLOADED, fsm.PROCESSING),
+        (fsm.PROCESSED, fsm.REVIEW),
+        (fsm.ACCEPT, fsm.ACCEPTED),
+    ]:
+        assert finger.fire(event) == state
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        (fsm.PENDING, fsm.ACCEPT),
+        (fsm.WAITING, fsm.UPLOADED),
+        (fsm.UPLOADING, fsm.ARM),  # already armed: the workflow treats capture() as a no-op
+        (fsm.ACCEPTED, fsm.OVERRIDE),
+        (fsm.MISSING, fsm.ACCEPT),
+        (fsm.FAILED, fsm.FINGER_ON),
+    ],
+)
+def test_moves_outside_the_table_are_refused_with_what_is_possible(state: str, event: str) -> None:
+    finger = FingerCapture(7, state=state)
+    with pytest.raises(InvalidTransition) as caught:
+        finger.fire(event)
+    assert finger.state == state
+    assert "left index" in str(caught.value) and state in str(caught.value)
+    assert "possible now:" in str(caught.value)
+
+
+def test_a_rejected_image_goes_back_to_waiting_and_any_finger_can_be_marked() -> None:
+    assert fsm.next_state(1, fsm.CAPTURING, fsm.GATE_REJECTED) == fsm.WAITING
+    assert all(fsm.next_state(1, state, fsm.MARK) == fsm.MISSING for state in fsm.FINGER_STATES)
+    assert all(fsm.next_state(1, state, fsm.RESTART) == fsm.WAITING for state in fsm.ARMED)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("quality_threshold", 101),
+        ("quality_threshold", -1),
+        ("poll_interval_s", 0),
+        ("finger_timeout_s", 0.5),
+        ("max_attempts_before_up_hint", 0),
+        ("lift_wait_s", 11),
+        ("sensor_retries", -1),
+    ],
+)
+def test_out_of_range_settings_name_the_setting_and_the_range(name: str, value: float) -> None:
+    with pytest.raises(InvalidCaptureSettings, match=rf"capture setting {name} = .*: use "):
+        CaptureSettings(**{name: value})
+
+
+def test_default_settings_are_the_contract_defaults() -> None:
+    settings = CaptureSettings()
+    assert (settings.quality_threshold, settings.poll_interval_s, settings.finger_timeout_s) == (30, 0.1, 60)
+    assert settings.auto_advance and settings.max_attempts_before_up_hint == 3
+
+
+# --- against the simulator --------------------------------------------------------------------------
+
+
+def test_a_messy_image_is_refused_by_the_module_before_any_upload(make_rig, impressions) -> None:
+    rig = make_rig()
+    rig.plan[1] = [noise_image(impressions)]
+    rig.start()
+    rejected = rig.wait_for(
+        lambda e: e["event"] == "finger" and e["finger"]["fgp"] == 1 and e["finger"]["feedback"]
+    )["finger"]
+    assert rejected["state"] == "waiting" and rejected["attempts"] == 1
+    assert "too" in rejected["message"].lower()  # too messy / too few feature points
+    assert rejected["feedback"][0][0].isupper()
+    accepted = rig.wait_finger(1, "accepted")
+    assert accepted["attempts"] == 2
+    events = rig.events
+    first_rejection = events.index(next(e for e in events if e.get("finger") == rejected))
+    first_upload = events.index(next(e for e in events if e["event"] == "progress" and e["fgp"] == 1))
+    assert first_upload > first_rejection  # nothing of the refused image was uploaded
+    assert {"event": "cue", "cue": "error"} in events[first_rejection:first_upload]
+
+
+def test_repeated_refusals_suggest_marking_the_finger_up(make_rig, impressions) -> None:
+    rig = make_rig(settings=replace(FAST, max_attempts_before_up_hint=2))
+    rig.plan[1] = [noise_image(impressions, 1), noise_image(impressions, 2)]
+    rig.start()
+    second = rig.wait_for(lambda e: e["event"] == "finger" and e["finger"]["attempts"] == 2)["finger"]
+    assert second["state"] == "waiting" and "mark it UP" in second["message"]
+    assert rig.wait_finger(1, "accepted")["attempts"] == 3
+
+
+def test_a_print_below_the_threshold_needs_a_supervisor_override_which_is_audited(make_rig) -> None:
+    rig = make_rig(settings=replace(FAST, quality_threshold=100, auto_advance=False))
+    rig.start()
+    rig.workflow.capture(4)
+    review = rig.wait_finger(4, "review")
+    assert review["nfiq2"] < 100 and "below 100" in review["message"]
+    with pytest.raises(BelowThreshold, match=r"right ring print NFIQ 2 .* threshold 100"):
+        rig.workflow.accept(4)
+    assert rig.finger_states()[4] == "review"
+    rig.workflow.override(4, "sgt-5")
+    finger = rig.wait_finger(4, "accepted")
+    assert finger["accepted_by_override"] == "sgt-5"
+    overrides = [entry for entry in rig.audit_log if entry[1] == "quality_override"]
+    assert len(overrides) == 1
+    actor, _, detail = overrides[0]
+    assert actor == "sgt-5" and "FGP 4" in detail and "threshold 100" in detail and "officer-17" in detail
+
+
+def test_without_auto_accept_a_good_print_waits_for_the_officer(make_rig) -> None:
+    rig = make_rig(settings=replace(FAST, auto_accept=False, auto_advance=False))
+    rig.start()
+    rig.workflow.capture(2)
+    review = rig.wait_finger(2, "review")
+    assert review["nfiq2"] >= 30 and "accept it or retake it" in review["message"]
+    rig.workflow.accept(2)
+    rig.workflow.accept(2)  # a second tap changes nothing
+    assert rig.finger_states()[2] == "accepted"
+
+
+def test_a_retake_replaces_an_accepted_print(make_rig, impressions) -> None:
+    rig = make_rig(settings=replace(FAST, auto_advance=False))
+    rig.start()
+    rig.workflow.capture(3)
+    first = rig.wait_finger(3, "accepted")
+    rig.clear_events()
+    rig.workflow.capture(3)
+    assert rig.wait_finger(3, "waiting")["nfiq2"] is None  # the old print is gone
+    second = rig.wait_finger(3, "accepted")
+    assert second["attempts"] == first["attempts"] + 1
+
+
+def test_processing_of_one_finger_overlaps_capture_of_the_next(make_rig) -> None:
+    rig = make_rig()
+    rig.start()
+    rig.wait_finger(2, "accepted")
+    events = rig.events
+    second_armed = events.index(next(e for e in events if e.get("finger", {}).get("fgp") == 2))
+    first_done = events.index(next(e for e in events if e.get("finger", {}).get("state") == "accepted"))
+    first_processing = next(
+        i for i, e in enumerate(events) if e.get("finger", {}).get("state") == "processing"
+    )
+    assert first_processing < second_armed < first_done
+
+
+def test_a_print_the_processor_cannot_take_fails_and_capture_again_recovers(make_rig, processor) -> None:
+    rig = make_rig(settings=replace(FAST, auto_advance=False))
+    closed = Processor(mode="thread")
+    closed.close()
+    rig.workflow.processor = closed
+    rig.start()
+    rig.workflow.capture(2)
+    failed = rig.wait_finger(2, "failed")
+    assert failed["message"] == "The print could not be processed: capture it again."
+    rig.workflow.processor = processor
+    rig.workflow.capture(2)
+    assert rig.wait_finger(2, "accepted")["nfiq2"] is not None
+
+
+def test_no_finger_in_time_fails_the_finger_and_capture_again_recovers(make_rig) -> None:
+    rig = make_rig(settings=replace(FAST, finger_timeout_s=1, auto_advance=False))
+    rig.presenting = False
+    rig.start()
+    rig.workflow.capture(5)
+    failed = rig.wait_finger(5, "failed")
+    assert "No finger was placed within 1 s" in failed["message"]
+    rig.presenting = True
+    rig.workflow.capture(5)
+    assert rig.wait_finger(5, "accepted")["nfiq2"] is not None
+    assert rig.worker.status()["state"] == "ready"
+
+
+def test_with_a_touch_line_the_sensor_is_only_asked_once_the_finger_touches(make_rig) -> None:
+    button = Button(17, pin_factory=MockFactory())
+    try:
+        rig = make_rig(
+            settings=replace(FAST, auto_advance=False),
+            worker_options={"touch": button, "health_interval_s": 60},
+        )
+        rig.start()
+        rig.workflow.capture(6)
+        rig.wait_finger(6, "waiting")
+        before = rig.device.status()["counters"]["commands"]
+        with pytest.raises(AssertionError):
+            rig.wait_finger(6, "capturing", timeout=0.5)
+        assert rig.device.status()["counters"]["commands"] == before  # no GenImg polling
+        button.pin.drive_low()  # the TOUCH line goes active
+        assert rig.wait_finger(6, "accepted")["attempts"] == 1
+    finally:
+        button.close()
