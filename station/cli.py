@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -12,10 +11,10 @@ import click
 from central.cli import central, pki
 from drivers import PROFILES, Sensor, SensorError, Timing
 from hw_sim.cli import sim as sim_command
-from station import demo as demo_module
 from station import sensor_tools
 from station.audit_cli import audit
 from station.queue_cli import queue
+from station.station_cli import demo, sensor_demo, station
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,37 +103,14 @@ def _capture(found: Sensor, out: Path, wait: float) -> None:
     )
 
 
-@main.command()
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("capture.png"), show_default=True
-)
-@click.option("--timing/--no-timing", default=True, show_default=True, help="simulate the UART's real speed")
-def demo(out: Path, timing: bool) -> None:
-    """Simulated R307 on a pty: probe, negotiate, capture a print and save it as PNG."""
-
-    def progress(total: int) -> Callable[[int, int], None]:
-        bar = click.progressbar(length=total, label="uploading image")
-        done = [0]
-
-        def update(received: int, _total: int) -> None:
-            bar.update(received - done[0])
-            done[0] = received
-            if received == total:
-                bar.render_finish()
-
-        return update
-
-    try:
-        demo_module.run_sensor_demo(out, say=click.echo, progress=progress, timing=timing)
-    except (SensorError, sensor_tools.NoFingerInTime) as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
-
-
 main.add_command(sim_command)
 main.add_command(central)
 main.add_command(pki)
 main.add_command(queue)
 main.add_command(audit)
+main.add_command(station)
+main.add_command(demo)
+sensor.add_command(sensor_demo)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,25 +1,34 @@
-"""One process owns the sending side of an outbox: an exclusive ``flock`` on ``<database>.lock``.
+"""One process owns a resource: an exclusive ``flock`` on a lock file that holds the owner's pid.
 
-The kernel drops the lock when its holder dies, even by SIGKILL, so the next owner knows that any
-lease left in the database belongs to a dead process and may release it at once instead of
-waiting for it to expire. Technician commands that must not run beside a live sender (retiring
-keys) check the lock too.
+``OwnerLock`` guards the sending side of an outbox (``<database>.lock``). The kernel drops the
+lock when its holder dies, even by SIGKILL, so the next owner knows that any lease left in the
+database belongs to a dead process and may release it at once instead of waiting for it to
+expire. Technician commands that must not run beside a live sender (retiring keys) check the lock
+too. ``ExclusiveLock`` is the same lock on any path (the station daemon's one-instance lock).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
-class OutboxBusy(Exception):
+class LockBusy(Exception):
+    """Another process holds this lock."""
+
+
+class OutboxBusy(LockBusy):
     """Another process owns this outbox's sending side."""
 
 
-class OwnerLock:
-    def __init__(self, database: Path) -> None:
-        self.path = database.with_name(database.name + ".lock")
+class ExclusiveLock:
+    """``acquire`` takes the lock or raises ``busy(holder_pid)`` (default ``LockBusy``) at once."""
+
+    def __init__(self, path: Path, *, busy: Callable[[str], LockBusy] | None = None) -> None:
+        self.path = Path(path)
+        self._busy = busy or (lambda holder: LockBusy(f"another process (pid {holder}) holds {self.path}"))
         self._descriptor: int | None = None
 
     @property
@@ -27,13 +36,13 @@ class OwnerLock:
         return self._descriptor is not None
 
     def acquire(self) -> None:
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "?"
             os.close(descriptor)
-            raise OutboxBusy(f"another process (pid {holder}) is sending from {self.path.stem}") from None
+            raise self._busy(holder) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode("ascii"), 0)
         self._descriptor = descriptor
@@ -43,9 +52,19 @@ class OwnerLock:
             os.close(self._descriptor)  # closing the descriptor drops the flock
             self._descriptor = None
 
-    def __enter__(self) -> OwnerLock:
+    def __enter__(self) -> ExclusiveLock:
         self.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class OwnerLock(ExclusiveLock):
+    def __init__(self, database: Path) -> None:
+        path = database.with_name(database.name + ".lock")
+
+        def busy(holder: str) -> LockBusy:
+            return OutboxBusy(f"another process (pid {holder}) is sending from {path.stem}")
+
+        super().__init__(path, busy=busy)
