@@ -405,7 +405,7 @@ _file_option = click.option(
     envvar="LIVESCAN_OPERATORS",
     default=DEFAULT_FILE,
     show_default=True,
-    help="the operator file the station reads (station.toml: operators_file)",
+    help="the operator file the station reads (station.toml: storage.operators)",
 )
 
 
