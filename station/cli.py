@@ -13,6 +13,7 @@ from drivers import PROFILES, Sensor, SensorError, Timing
 from hw_sim.cli import sim as sim_command
 from station import sensor_tools
 from station.audit_cli import audit
+from station.diag.cli import diag
 from station.queue_cli import queue
 from station.station_cli import demo, sensor_demo, station
 
@@ -108,6 +109,7 @@ main.add_command(central)
 main.add_command(pki)
 main.add_command(queue)
 main.add_command(audit)
+main.add_command(diag)
 main.add_command(station)
 main.add_command(demo)
 sensor.add_command(sensor_demo)
