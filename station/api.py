@@ -6,7 +6,8 @@ at ``/``; the API under ``/api``:
 * ``POST /api/session {operator, pin}`` signs in (200; 401 with ``attempts_left``; 423 with
   ``locked_until``) and sets the session cookie (HttpOnly, SameSite=Strict); ``GET`` shows it,
   ``DELETE`` signs out, ``POST /api/session/lock`` locks the kiosk (the server also ends a session
-  idle for 30 minutes). Every other call but ``GET /api/station`` needs a session.
+  idle for 30 minutes). Every other call but ``GET /api/station`` (the station's name, idle time,
+  quality threshold and the sensor's state) needs a session.
 * ``GET /api/codes``; ``POST /api/booking/validate {form}`` -> ``{problems, name_sent}``;
   ``POST /api/booking {form}`` opens a booking; ``GET /api/booking``; ``POST
   /api/booking/fingers/{fgp}/(capture|accept|mark|override)``; ``GET
@@ -14,7 +15,7 @@ at ``/``; the API under ``/api``:
   ``duplicates`` or ``missing``; ``POST /api/booking/cancel``.
 * ``GET /api/queue``; ``GET /api/queue/{tcn}`` (both answers; an audited read);
   ``POST /api/queue/{tcn}/acknowledge``.
-* ``GET /api/events``: server-sent events: a snapshot (``booking``, ``queue``), then every event
+* ``GET /api/events``: server-sent events: a snapshot (``booking``, ``queue``, ``sensor``), then every event
   published on the hub, and ``queue`` whenever the outbox changes. Ends when the hub closes.
 * Demo only (a presenter is configured): ``GET /api/demo/subjects``, ``POST /api/demo/present``.
 
@@ -41,6 +42,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from station.diag.api import router as diag_router
 from station.events import EventHub, SubscriptionClosed
 from station.form import FIELD_INPUTS, FormInvalid, check_form, code_tables, parse_form
 from station.operators import LockedOut, NotSupervisor, Operators, Session, SessionExpired, SignInFailed
@@ -279,6 +281,7 @@ def create_app(services: StationServices) -> FastAPI:
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(services.settings.allowed_hosts))
     app.state.services = services
     app.state.queue_watcher = watcher
+    app.include_router(diag_router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -333,6 +336,7 @@ def create_app(services: StationServices) -> FastAPI:
             "quality_threshold": getattr(
                 getattr(services.workflow, "settings", None), "quality_threshold", None
             ),
+            "sensor": sensor_snapshot(services.workflow),
         }
 
     @app.post("/api/session")
@@ -518,6 +522,8 @@ def create_app(services: StationServices) -> FastAPI:
                 yield _sse({"event": "booking", "booking": view.as_dict() if view else None})
                 items = await asyncio.to_thread(queue_items, services.outbox)
                 yield _sse({"event": "queue", "items": items})
+                if (sensor := sensor_snapshot(services.workflow)) is not None:
+                    yield _sse(sensor)
                 while True:
                     try:
                         event = await subscription.next(KEEPALIVE_SECONDS)
@@ -575,6 +581,16 @@ def create_app(services: StationServices) -> FastAPI:
     if KIOSK.is_dir():
         app.mount("/", StaticFiles(directory=KIOSK, html=True), name="kiosk")
     return app
+
+
+def sensor_snapshot(workflow: Any) -> dict[str, Any] | None:
+    """The sensor worker's state now, as a ``sensor`` event (the page's sensor light is right from the
+    first moment, not only after the next change); None when the workflow has no sensor worker."""
+    status = getattr(getattr(workflow, "sensor", None), "status", None)
+    if status is None:
+        return None
+    now = status()
+    return {"event": "sensor", "state": str(now.get("state", "")), "message": str(now.get("message", ""))}
 
 
 def _sse(event: dict[str, Any]) -> str:

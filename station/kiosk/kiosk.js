@@ -5,10 +5,11 @@
 
 const $ = (id) => document.getElementById(id);
 const STATE_WORDS = {
-  pending: "to do", waiting: "place finger", capturing: "reading", uploading: "uploading",
+  pending: "to do", lifting: "lift finger", waiting: "place finger", capturing: "reading", uploading: "uploading",
   processing: "checking", review: "review", accepted: "accepted", missing: "missing", failed: "failed",
 };
-const BUSY = new Set(["waiting", "capturing", "uploading", "processing"]);
+const BUSY = new Set(["lifting", "waiting", "capturing", "uploading", "processing"]);
+const ARMED_EMPTY = new Set(["lifting", "waiting"]); // armed, nothing read yet: a retake just re-arms
 
 const app = {
   station: null, operator: null, codes: null, booking: null, queue: [], selected: null,
@@ -39,9 +40,10 @@ async function api(method, path, body) {
   return { ok: response.ok, status: response.status, data };
 }
 
-function toast(text, ms = 3500) {
+function toast(text, ms = 2500) {
   const el = $("toast");
   el.textContent = text;
+  el.onclick = () => { el.hidden = true; };
   el.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { el.hidden = true; }, ms);
@@ -131,7 +133,8 @@ async function signIn() {
 
 async function signedIn(who) {
   app.operator = who;
-  $("who").textContent = `${who.name} (${who.role})`;
+  $("who").textContent = who.name;
+  $("who").title = `${who.name} (${who.role})`;
   if (!app.codes) {
     const c = await api("GET", "/api/codes");
     if (c.ok) { app.codes = c.data; fillPickers(); }
@@ -166,8 +169,14 @@ async function lockNow(reason) {
 function resetIdle() {
   clearTimeout(app.idleTimer);
   if (!app.operator || !app.station) return;
-  app.idleTimer = setTimeout(() => lockNow("Locked after 30 minutes without use. Sign in again."),
-    app.station.idle_lock_seconds * 1000);
+  const seconds = app.station.idle_lock_seconds;
+  app.idleTimer = setTimeout(() => lockNow(`Locked after ${duration(seconds)} without use. Sign in again.`),
+    seconds * 1000);
+}
+
+function duration(seconds) {
+  const [n, unit] = seconds % 60 === 0 ? [seconds / 60, "minute"] : [seconds, "second"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
 
 // --- live events ------------------------------------------------------------------------------
@@ -187,6 +196,13 @@ function connectEvents() {
       api("GET", "/api/session").then((r) => { if (r.ok) connectEvents(); });
     }
   };
+}
+
+function showSensor(sensor) {
+  app.sensor = sensor;
+  $("sensor-state").dataset.state = sensor.state;
+  $("sensor-state").textContent = `sensor ${sensor.state}`;
+  $("sensor-state").title = sensor.message || "";
 }
 
 function handleEvent(event) {
@@ -214,10 +230,7 @@ function handleEvent(event) {
       renderQueue();
       break;
     case "sensor":
-      app.sensor = event;
-      $("sensor-state").dataset.state = event.state;
-      $("sensor-state").textContent = `sensor ${event.state}`;
-      $("sensor-state").title = event.message || "";
+      showSensor(event);
       break;
     case "session":
       if (event.state === "expired") signedOut("The station locked itself after being idle. Sign in again.");
@@ -383,14 +396,15 @@ function renderCapture() {
   }
   renderFingerPanel(sel);
   renderSequenceWarning($("sequence-warning"));
-  const ready = b.state === "ready";
+  const ready = b.state === "ready" && !(app.lastDuplicates || []).length;
   $("act-review").textContent = ready ? "Review & submit" : "Review";
 }
 
 function renderFingerPanel(f) {
   if (!f) return;
   $("finger-title").textContent = `${f.fgp} · ${f.name}`;
-  $("finger-message").textContent = f.message || "";
+  // a finger named by the sequence check: the warning below says it all (the small screen has no room twice)
+  $("finger-message").textContent = duplicatePositions().has(f.fgp) ? "" : (f.message || "");
   const score = $("finger-score");
   score.textContent = f.nfiq2 === null || f.nfiq2 === undefined ? "–" : String(f.nfiq2);
   const limit = threshold();
@@ -418,7 +432,7 @@ function renderFingerPanel(f) {
   const belowThreshold = reviewable && f.nfiq2 != null && threshold() && f.nfiq2 < threshold();
   $("act-accept").disabled = !open || !reviewable || belowThreshold;
   $("act-override").hidden = !(open && belowThreshold);
-  $("act-retake").disabled = !open || BUSY.has(f.state) && f.state !== "waiting";
+  $("act-retake").disabled = !open || (BUSY.has(f.state) && !ARMED_EMPTY.has(f.state));
   $("act-retake").textContent = f.state === "pending" ? "Capture" : "Retake";
   $("act-xx").disabled = !open || f.state === "missing";
   $("act-up").disabled = !open || f.state === "missing";
@@ -553,7 +567,7 @@ async function submitBooking() {
   button.disabled = true;
   const r = await api("POST", "/api/booking/submit");
   if (r.ok) {
-    toast(`Queued as ${r.data.tcn}`, 5000);
+    toast(`Queued as ${r.data.tcn}`, 3000);
     app.booking = null;
     app.lastDuplicates = [];
     resetForm();
@@ -589,7 +603,7 @@ function renderQueue(highlight) {
     const li = make("li", { "data-tcn": item.tcn, "data-state": item.state });
     if (highlight && item.tcn === highlight) li.classList.add("new");
     li.appendChild(make("span", { class: "tcn" }, item.tcn));
-    li.appendChild(make("span", {}, item.answered.length ? `answers: ${item.answered.join(" + ")}` : ""));
+    li.appendChild(make("span", { class: "answers" }, item.answered.length ? `answers: ${item.answered.join(" + ")}` : ""));
     li.appendChild(make("span", { class: "badge", "data-state": item.state }, item.state));
     const when = item.created_at ? new Date(item.created_at).toLocaleString() : "";
     li.appendChild(make("span", { class: "meta" }, `${when} · by ${item.submitted_by} · ${item.meaning}`));
@@ -602,23 +616,75 @@ function renderQueue(highlight) {
   }
 }
 
-function candidateTable(candidates) {
-  const table = make("table");
+const LEVEL_WORDS = {
+  1: "most serious: violent, sexual, weapons or major drug offences",
+  2: "minor drug or property offences",
+  3: "other offences",
+};
+const NOTIFICATION_WORDS = {
+  pending: "Immigration authority notification: recorded by the centre, delivery pending",
+  delivered: "Immigration authority notified by the centre",
+  failed: "Notification to the immigration authority FAILED at the centre; its operators must resend it",
+};
+
+function table(headings, rows, cls) {
+  const t = make("table", cls ? { class: cls } : {});
   const head = make("tr");
-  for (const h of ["rank", "subject", "score", "fingers"]) head.appendChild(make("th", {}, h));
-  table.appendChild(head);
-  for (const c of candidates) {
+  for (const h of headings) head.appendChild(make("th", {}, h));
+  t.appendChild(head);
+  for (const row of rows) {
     const tr = make("tr");
-    for (const v of [c.rank, c.subject_id, c.score, c.fingers_matched]) tr.appendChild(make("td", {}, v == null ? "" : String(v)));
-    table.appendChild(tr);
+    for (const v of row) tr.appendChild(make("td", {}, v == null ? "" : String(v)));
+    t.appendChild(tr);
   }
-  return table;
+  return t;
+}
+
+function candidateTable(candidates) {
+  return table(["rank", "subject", "score", "fingers"],
+    candidates.map((c) => [c.rank, c.subject_id, c.score, c.fingers_matched]), "candidates");
+}
+
+function coded(tableName, code) {
+  const meaning = app.codes && app.codes[tableName] && app.codes[tableName][code];
+  return meaning ? `${meaning} (${code})` : code;
+}
+
+function recordDetails(summary) {
+  // the rank-1 subject's record as the centre sent it: who, then one row per record entry
+  const box = make("div", { class: "record" });
+  const dl = make("dl");
+  const add = (k, v) => {
+    if (v == null || v === "" || (Array.isArray(v) && !v.length)) return;
+    dl.appendChild(make("dt", {}, k));
+    dl.appendChild(make("dd", {}, Array.isArray(v) ? v.join(", ") : String(v)));
+  };
+  const known = new Set(["subject_id", "name", "date_of_birth", "sex", "race", "place_of_birth", "citizenship",
+    "galleries", "entries", "level"]);
+  add("name", summary.name);
+  add("born", summary.date_of_birth);
+  add("sex", summary.sex && coded("sex", summary.sex));
+  add("race", summary.race && coded("race", summary.race));
+  add("place of birth", summary.place_of_birth && coded("place_of_birth", summary.place_of_birth));
+  add("citizenship", (summary.citizenship || []).map((code) => coded("citizenship", code)));
+  add("galleries", summary.galleries);
+  for (const [k, v] of Object.entries(summary)) {
+    if (!known.has(k) && (typeof v !== "object" || Array.isArray(v))) add(k.replace(/_/g, " "), v);
+  }
+  box.appendChild(dl);
+  const entries = Array.isArray(summary.entries) ? summary.entries : [];
+  if (entries.length) {
+    box.appendChild(table(["date", "offence", "disposition", "level"],
+      entries.map((e) => [e.date, e.offence, e.disposition, e.level]), "entries"));
+  }
+  return box;
 }
 
 function renderAnswer(el, result, kind) {
   const body = el.querySelector(".body");
   clear(body);
   el.classList.remove("hit", "nohit");
+  el.dataset.hit = result ? String(Boolean(result.hit)) : "";
   if (!result) {
     body.appendChild(make("p", { class: "verdict" }, "waiting for the answer"));
     return;
@@ -627,18 +693,31 @@ function renderAnswer(el, result, kind) {
   const verdict = kind === "criminal" ? (result.hit ? "IDENT: criminal record found" : "NON-IDENT: no criminal record")
     : (result.hit ? "MATCH in the immigration gallery" : "No match in the immigration gallery");
   body.appendChild(make("p", { class: "verdict" }, verdict));
-  const dl = make("dl");
-  const add = (k, v) => { if (v != null && v !== "") { dl.appendChild(make("dt", {}, k)); dl.appendChild(make("dd", {}, String(v))); } };
-  if (kind === "criminal" && result.hit) {
-    add("offence level", result.level);
-    const summary = result.record_summary || {};
-    for (const [k, v] of Object.entries(summary)) add(k.replace(/_/g, " "), Array.isArray(v) ? v.join(", ") : (typeof v === "object" ? JSON.stringify(v) : v));
+  const candidates = result.candidates || [];
+  const top = candidates.find((c) => c.rank === 1) || candidates[0];
+  if (result.hit && top) {
+    body.appendChild(make("p", { class: "subject", "data-subject": top.subject_id },
+      `Subject ${top.subject_id} · score ${top.score} · ${top.fingers_matched} fingers matched`));
   }
-  add("candidates", (result.candidates || []).length);
-  body.appendChild(dl);
-  if ((result.candidates || []).length) body.appendChild(candidateTable(result.candidates));
+  if (kind === "criminal" && result.hit && result.level != null) {
+    const level = make("p", { class: "level", "data-level": String(result.level) });
+    level.appendChild(make("b", {}, `Offence level ${result.level}`));
+    if (LEVEL_WORDS[result.level]) level.appendChild(make("span", {}, ` ${LEVEL_WORDS[result.level]}`));
+    body.appendChild(level);
+  }
   if (kind === "immigration" && result.hit) {
-    body.appendChild(make("p", { class: "hint" }, "The immigration authority has been notified by the centre. The station does not decide status."));
+    const note = result.notification;
+    const status = note ? note.status : "none";
+    let words = NOTIFICATION_WORDS[status] || `Notification to the immigration authority: ${status}`;
+    if (status === "delivered" && note.delivered_at) words += ` at ${new Date(note.delivered_at).toLocaleString()}`;
+    if (!note) words = "The centre recorded no notification for this match";
+    body.appendChild(make("p", { class: "notification", "data-status": status }, words));
+    body.appendChild(make("p", { class: "hint" }, "The station does not decide status."));
+  }
+  if (candidates.length) body.appendChild(candidateTable(candidates));
+  else body.appendChild(make("p", { class: "hint" }, "no candidates"));
+  if (kind === "criminal" && result.hit && result.record_summary) {
+    body.appendChild(recordDetails(result.record_summary));
   }
 }
 
@@ -667,7 +746,7 @@ async function openResponse(tcn) {
 async function acknowledge() {
   const tcn = app.responseTcn;
   const r = await api("POST", `/api/queue/${encodeURIComponent(tcn)}/acknowledge`);
-  if (r.ok) { toast(`${tcn} acknowledged`); await openResponse(tcn); }
+  if (r.ok) { toast("Acknowledged"); await openResponse(tcn); }
   else if (r.status !== 401) toast((r.data && r.data.message) || "could not acknowledge");
 }
 
@@ -707,7 +786,8 @@ async function demoPresent() {
   const r = await api("POST", "/api/demo/present", body);
   if (r.ok) {
     $("dialog-demo").hidden = true;
-    toast(`${app.demoSubject} is at the sensor${body.substitute ? ` (finger ${shown} shown for ${asked})` : ""}`);
+    $("nav-demo").textContent = `Demo: ${app.demoSubject}`;
+    toast(`${app.demoSubject} at the sensor${body.substitute ? `; finger ${shown} shown for ${asked}` : ""}`);
   } else {
     $("demo-message").textContent = (r.data && r.data.message) || "could not present";
   }
@@ -762,6 +842,7 @@ async function boot() {
   const st = await api("GET", "/api/station");
   app.station = st.ok ? st.data : { demo: false, idle_lock_seconds: 1800, ori: "" };
   if (app.station.station_name) $("station-name").textContent = app.station.station_name;
+  if (app.station.sensor) showSensor(app.station.sensor);
   const who = await api("GET", "/api/session");
   if (who.ok) await signedIn(who.data);
   else {

@@ -160,6 +160,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "c
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def states(station: KioskStation) -> dict[int, str]:
+def states(station: Any) -> dict[int, str]:
+    """Finger states of the open booking of anything with a ``workflow`` (a KioskStation, a Station)."""
     view = station.workflow.view()
     return {} if view is None else {f.fgp: f.state for f in view.fingers}

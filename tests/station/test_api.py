@@ -23,6 +23,7 @@ from kiosk_helpers import (
     wait_for,
 )
 
+from station.api import sensor_snapshot
 from station.daemon import ApiServer
 from station.events import EventHub, SubscriptionClosed
 
@@ -176,13 +177,23 @@ def test_other_hosts_are_refused(client: Client) -> None:
     assert client.get("/api/station", headers={"Host": "evil.example"}).status_code == 400
 
 
-def test_station_info_and_page(client: Client) -> None:
+def test_station_info_and_page(client: Client, station: KioskStation) -> None:
+    wait_for(lambda: station.workflow.sensor.state == "ready", 30, "the sensor worker")
     info = client.get("/api/station").json()
     assert info["demo"] is True and info["idle_lock_seconds"] == 1800 and info["quality_threshold"] == 30
+    assert info["sensor"] == {
+        "event": "sensor",
+        "state": "ready",
+        "message": station.workflow.sensor.status()["message"],
+    }
     page = client.get("/")
     assert page.status_code == 200 and "<title>Livescan station</title>" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/kiosk.js").status_code == 200
+
+
+def test_sensor_snapshot_without_a_sensor_worker_is_none() -> None:
+    assert sensor_snapshot(object()) is None
 
 
 # --- the form ----------------------------------------------------------------------------------
@@ -362,6 +373,8 @@ def test_demo_is_off_without_a_presenter(tmp_path: Path) -> None:
 def test_event_stream_over_http(client: Client, station: KioskStation) -> None:
     """The snapshot, live events, queue changes; the stream ends when the hub closes."""
     sign_in(client)
+    wait_for(lambda: station.workflow.sensor.state == "ready", 30, "the sensor worker")
+    ready = station.workflow.sensor.status()["message"]
     received: list[dict] = []
     ended = threading.Event()
 
@@ -375,11 +388,16 @@ def test_event_stream_over_http(client: Client, station: KioskStation) -> None:
 
     reader = threading.Thread(target=listen, daemon=True)
     reader.start()
-    wait_for(lambda: len(received) >= 2, 10, "the snapshot")
+    wait_for(lambda: len(received) >= 3, 10, "the snapshot")
     assert received[0] == {"event": "booking", "booking": None}
     assert received[1] == {"event": "queue", "items": []}
-    station.events.publish({"event": "sensor", "state": "ready", "message": "ok"})
-    wait_for(lambda: any(e.get("event") == "sensor" for e in received), 10, "a published event")
+    assert received[2] == {
+        "event": "sensor",
+        "state": "ready",
+        "message": ready,
+    }  # the light is right at once
+    station.events.publish({"event": "sensor", "state": "error", "message": "unplugged"})
+    wait_for(lambda: received[-1].get("state") == "error", 10, "a published event")
     client.post("/api/booking", json={"form": complete_form()})
     wait_for(lambda: any(e.get("event") == "finger" for e in received), 10, "finger events")
     station.events.close()
