@@ -101,6 +101,8 @@ class Officer:
         kind = event["event"]
         if kind == "progress" and event["done"] == event["total"]:
             self.upload_end[event["fgp"]] = time.perf_counter()
+        elif kind == "finger" and event["finger"]["state"] == "lifting":
+            self.sim.control.finger(False)
         elif kind == "finger" and event["finger"]["state"] == "waiting":
             mark = time.perf_counter()
             self.sim.control.finger(True, image=str(self.impressions[event["finger"]["fgp"]]))

@@ -1,6 +1,6 @@
 """Central 1:N search benchmark: latency by gallery size, comparisons/s, rank-1 hit rate; JSON lines.
 
-    .venv/bin/python bench/central_search.py [--sizes 100,1000,10000] [--rate-sizes 1000]
+    .venv/bin/python bench/central_search.py [--sizes 100,1000,10000] [--rate-sizes 1000] [--rate-probes N]
         [--enrolled 200] [--strangers 200] [--latency-probes 20] [--seed 0] [--workers 2]
 
 Population (``central.gallery_synthetic`` conventions): the enrolled subjects are the first
@@ -69,7 +69,10 @@ PERCENTILES = (0, 1, 5, 10, 50, 90, 99, 100)
 
 
 def emit(**fields: object) -> None:
-    print(json.dumps(fields), flush=True)
+    """One JSON line; ``load`` is the 1/5/15-minute load average when it was written (the CPU may be
+    shared: figures measured under load are slower than the machine can do)."""
+    load = [round(value, 2) for value in os.getloadavg()]
+    print(json.dumps({**fields, "load": load}), flush=True)
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
@@ -318,12 +321,55 @@ def _collect(
         impostor[name].append(value)
 
 
+def index_load(size: int, repeats: int = 7) -> None:
+    """``--index-load N``: how long a matcher takes to load (and open, the templates being sealed)
+    both galleries of N subjects, ten random 30-59 minutiae ISO templates each; median of ``repeats``."""
+    import random
+
+    from biometrics.iso import IsoMinutia, IsoTemplate, QualityBlock, encode_template
+
+    rng = random.Random(0)
+
+    def template(position: int) -> bytes:
+        points = tuple(
+            IsoMinutia(rng.choice((1, 2)), rng.randrange(256), rng.randrange(288), rng.randrange(256),
+                       rng.randrange(101))
+            for _ in range(rng.randrange(30, 60))
+        )  # fmt: skip
+        return encode_template(
+            IsoTemplate(position, 0, 197, 197, 256, 288, None, QualityBlock(60, 0x0101, 0x39), points)
+        )
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "galleries.db"
+        database = GalleryDatabase(path)
+        subjects = [
+            Enrolment(f"R{i:05d}", frozenset(Gallery), templates=tuple(
+                EnrolledTemplate(p, "0", template(p), None) for p in range(1, 11)))
+            for i in range(size)
+        ]  # fmt: skip
+        for start in range(0, size, 500):
+            database.enrol_many(subjects[start : start + 500])
+        database.close()
+        with Matcher(path) as matcher:
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                matcher.refresh()
+                times.append(time.perf_counter() - started)
+            templates = sum(matcher.index(g).template_count for g in Gallery)
+    emit(step="index_load", size=size, templates=templates, load_ms=summary([t * 1000 for t in times]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="100,1000,10000", help="gallery sizes (subjects per gallery)")
     parser.add_argument("--rate-sizes", default="1000", help="sizes at which every probe is searched")
+    parser.add_argument(
+        "--rate-probes", type=int, metavar="N", help="search only the first N enrolled and N strangers there"
+    )
     parser.add_argument("--enrolled", type=int, default=200)
     parser.add_argument("--strangers", type=int, default=200)
     parser.add_argument("--latency-probes", type=int, default=20, help="bookings timed end to end per size")
@@ -332,13 +378,17 @@ def main() -> None:
     parser.add_argument("--shortlist", type=int, default=SearchSettings().shortlist)
     parser.add_argument("--prefilter-fingers", type=int, default=SearchSettings().prefilter_fingers)
     parser.add_argument("--threshold", type=int, default=SearchSettings().threshold)
+    parser.add_argument("--index-load", type=int, metavar="N", help="only time the index load of N subjects")
     args = parser.parse_args()
+    if args.index_load:
+        index_load(args.index_load)
+        return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     rate_sizes = {int(s) for s in args.rate_sizes.split(",") if s}
     settings = SearchSettings(
         threshold=args.threshold, shortlist=args.shortlist, prefilter_fingers=args.prefilter_fingers
     )
-    emit(step="start", cpus=os.cpu_count(), load_average=os.getloadavg()[0], settings=settings.__dict__)
+    emit(step="start", cpus=os.cpu_count(), settings=settings.__dict__)
     members, strangers = population(args.enrolled, args.strangers, args.seed)
     material = load_material(members, strangers, args.seed, args.workers)
     throughput(material, members)
@@ -357,7 +407,8 @@ def main() -> None:
                 matcher.search(timed[0])  # warm-up
                 latency(matcher, size, timed)
                 if size in rate_sizes:
-                    accuracy(matcher, size, material, members + strangers)
+                    count = args.rate_probes
+                    accuracy(matcher, size, material, members[:count] + strangers[:count])
             path.unlink()
 
 

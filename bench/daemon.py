@@ -3,12 +3,14 @@
     .venv/bin/python bench/daemon.py [--idle 30] [--booking/--no-booking]
 
 A fresh PKI, a centre (``--matching off``) and a simulator on a pty (real UART timing) as in
-``tests/station/daemon_helpers.py``; then ``livescan station run`` in a child process. Once it
-is ready: resident memory of the daemon and of its processing worker (and any other child), after
-start and again after one ten-print booking through the kiosk API (goal <= 200 MB for the daemon
-with its worker); CPU time over ``--idle`` seconds with nobody at the kiosk, from
-``/proc/<pid>/stat`` (goal < 1 % of one core). Each line carries the load average, since the
-machine may be shared.
+``tests/station/daemon_helpers.py``; then ``livescan station run`` in a child process, started
+through the installed console script as systemd starts it (what a worker process re-imports
+depends on it). Once it is ready: resident memory (VmRSS) of the daemon and of every process it
+started (a processing worker, multiprocessing's resource tracker), named, after start and again
+after one ten-print booking through the kiosk API; ``total_mb`` is the whole station (goal <= 200
+MB), ``daemon_mb`` the daemon process alone. CPU time of all of them over ``--idle`` seconds with
+nobody at the kiosk, from ``/proc/<pid>/stat`` (goal < 1 % of one core). Each line carries the
+load average, since the machine may be shared.
 """
 
 from __future__ import annotations
@@ -44,11 +46,15 @@ def family(pid: int) -> list[int]:
     return found
 
 
-def rss_mb(pid: int) -> float:
+def status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (peak), RssAnon in kB and the thread count, from ``/proc/<pid>/status``."""
+    wanted = ("VmRSS", "VmHWM", "RssAnon", "Threads")
+    found = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        key, _, value = line.partition(":")
+        if key in wanted:
+            found[key] = int(value.split()[0])
+    return found
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -59,12 +65,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def role(pid: int) -> str:
+    """What a process of the station is, from its command line."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    if "resource_tracker" in command:
+        return "resource tracker"
+    if "multiprocessing" in command:
+        return "processing worker"
+    return command[:60]
+
+
 def memory(stage: str, daemon: int) -> None:
-    members = family(daemon)
-    sizes = {pid: round(rss_mb(pid), 1) for pid in members}
-    children = {str(pid): size for pid, size in sizes.items() if pid != daemon}
-    emit(bench="daemon_rss", stage=stage, daemon_mb=sizes[daemon], children_mb=children,
-         total_mb=round(sum(sizes.values()), 1), goal_mb=200)  # fmt: skip
+    members = {pid: status(pid) for pid in family(daemon)}
+    sizes = {pid: round(values["VmRSS"] / 1024, 1) for pid, values in members.items()}
+    children = {f"{role(pid)} ({pid})": size for pid, size in sizes.items() if pid != daemon}
+    mine = members[daemon]
+    emit(bench="daemon_rss", stage=stage, total_mb=round(sum(sizes.values()), 1), daemon_mb=sizes[daemon],
+         children_mb=children, daemon_peak_mb=round(mine["VmHWM"] / 1024, 1),
+         daemon_anon_mb=round(mine["RssAnon"] / 1024, 1), daemon_threads=mine["Threads"],
+         goal_mb=200)  # fmt: skip
 
 
 def main() -> None:
@@ -80,7 +99,7 @@ def main() -> None:
         started = time.perf_counter()
         with (root / "daemon.log").open("wb") as log:
             daemon = subprocess.Popen(
-                [sys.executable, "-m", "station.station_cli", "run", "--config", str(config)],
+                [str(Path(sys.executable).with_name("livescan")), "station", "run", "--config", str(config)],
                 stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=REPO,
             )  # fmt: skip
         try:

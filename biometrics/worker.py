@@ -19,10 +19,20 @@ bounded on its own (goal <= 200 MB), and a crash in native code costs one worker
 (the pool is rebuilt on the next submit). ``workers=2`` gives ~1.6x the throughput for batch work
 such as gallery enrolment. ``mode="thread"`` avoids the extra process where memory is
 shared anyway (tests, tools); all threads share one ``Extractor`` per process.
+
+Memory, measured with ``VmRSS`` (``bench/daemon.py``): loading nbis-python costs ~53 MB, most of it
+~48 MB of per-thread storage for the importing thread, and each further thread that runs NBIS code
+(extraction or bozorth3) costs as much again, kept for as long as the process lives -- run NBIS on
+as few threads as possible. The NFIQ 2 model adds ~35 MB and a first frame ~12 MB once
+``return_freed_memory`` stops glibc keeping the model loader's freed temporaries (~25 MB more).
+A spawned worker re-imports its parent's ``__main__`` (a whole command line: ~50 MB more per
+worker), which is why the station daemon processes on a thread (``station.daemon``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import threading
@@ -40,6 +50,8 @@ from biometrics.ridge_pattern import ridge_pattern
 
 Mode = Literal["process", "thread"]
 WARM_UP_SEED = 1  # a test pattern on which mindtct and NFIQ 2 both run fully
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 128 * 1024
 
 _extractor: Extractor | None = None
 _extractor_lock = threading.Lock()
@@ -130,8 +142,21 @@ def shared_extractor() -> Extractor:
     global _extractor
     with _extractor_lock:
         if _extractor is None:
+            return_freed_memory()
             _extractor = Extractor()
         return _extractor
+
+
+def return_freed_memory() -> bool:
+    """Ask glibc to serve allocations of 128 KiB and more from mappings of their own, handed back to
+    the system when freed. By default glibc raises that threshold as big blocks are freed and its
+    heap keeps them: loading the NFIQ 2 model leaves ~25 MB of freed temporaries resident that way.
+    Process-wide; False where the C library is not glibc (nothing to tune)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return bool(name and ctypes.CDLL(name).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
 
 
 def _process(pixels: np.ndarray, fgp: int, captured_at: datetime) -> ProcessedPrint:

@@ -137,7 +137,8 @@ _SURNAMES = (
     "HERNANDEZ", "MILLER", "DAVIS", "RIVERA", "WILSON", "MORALES", "TAYLOR", "SILVA", "ANDERSON",
 )  # fmt: skip
 _GIVEN = ("JOSE", "MARIA", "JOHN", "LINDA", "AHMED", "ANNA", "DAVID", "ROSA", "PETER", "GRACE", "LUIS", "MEI")
-_FOREIGN = ("MX", "GT", "ES", "HO", "PL", "NI", "VM", "CH")  # NCIC country codes (sync.transaction.places)
+# NCIC country codes: Mexico, Guatemala, El Salvador, Honduras, Poland, Nigeria, Vietnam, China.
+_FOREIGN = ("MM", "GT", "EL", "HD", "PO", "NG", "RV", "RC")
 _PLACES = ("NY", "CA", "TX", "FL", *_FOREIGN)
 
 

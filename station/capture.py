@@ -5,11 +5,16 @@ with ``InvalidTransition``. The workflow (``station.workflow``) owns one ``Finge
 finger and fires the events; ``SensorCapture`` runs on the sensor worker's thread and reports the
 sensor-side events through its hooks::
 
-    pending --arm--> waiting --finger_on--> capturing --gate_passed--> uploading --uploaded-->
-    processing --processed--> review --accept/override--> accepted
+    pending --arm--> lifting --lifted--> waiting --finger_on--> capturing --gate_passed--> uploading
+    --uploaded--> processing --processed--> review --accept/override--> accepted
                                                        (any) --mark--> missing (XX / UP)
 
-* waiting: armed; the sensor polls GenImg every ``poll_interval_s`` (or waits on the TOUCH line).
+* lifting: armed; before this finger's first image the sensor must see an empty glass (GenImg
+  answers "no finger", or the TOUCH line is released), so a finger still on the sensor -- the last
+  position's, right after its upload -- is never taken for this one. One GenImg when the glass is
+  already empty; otherwise "lift the finger" until it is lifted, for up to ``finger_timeout_s``.
+* waiting: the glass is clear; the sensor polls GenImg every ``poll_interval_s`` (or waits on the
+  TOUCH line) for the finger.
 * capturing: a finger was imaged; the module's own Img2Tz is the fast gate. A messy (0x06) or
   featureless (0x07) image goes back to waiting at once with plain feedback, before the ~3 s upload;
   the sensor then waits (up to ``lift_wait_s``) for the finger to be lifted before the next image.
@@ -20,7 +25,8 @@ sensor-side events through its hooks::
   the booking is submitted; a print below the threshold waits for retake, a supervisor override
   (audited) or XX/UP. With ``auto_accept=False`` every print waits for ``accept``.
 * failed: the sensor could not be brought back within ``sensor_retries`` recoveries, or no finger
-  came within ``finger_timeout_s``, or processing failed; ``arm`` (capture again) starts over.
+  came (or the glass did not clear) within ``finger_timeout_s``, or processing failed; ``arm``
+  (capture again) starts over.
   A sensor disconnect is not a failure of the finger: it stays waiting and capture resumes when
   the worker has the sensor back.
 """
@@ -55,6 +61,7 @@ from station.sensor_worker import Session
 
 # --- finger states ------------------------------------------------------------------------------
 PENDING = "pending"
+LIFTING = "lifting"
 WAITING = "waiting"
 CAPTURING = "capturing"
 UPLOADING = "uploading"
@@ -63,17 +70,21 @@ REVIEW = "review"
 ACCEPTED = "accepted"
 MISSING = "missing"
 FAILED = "failed"
-FINGER_STATES = (PENDING, WAITING, CAPTURING, UPLOADING, PROCESSING, REVIEW, ACCEPTED, MISSING, FAILED)
-ARMED = (WAITING, CAPTURING, UPLOADING)  # the sensor is working on the finger
+FINGER_STATES = (
+    PENDING, LIFTING, WAITING, CAPTURING, UPLOADING, PROCESSING, REVIEW, ACCEPTED, MISSING, FAILED
+)  # fmt: skip
+ARMED = (LIFTING, WAITING, CAPTURING, UPLOADING)  # the sensor is working on the finger
 DONE = (ACCEPTED, MISSING)
 
 # --- events -------------------------------------------------------------------------------------
 ARM = "arm"  # capture (or retake) this finger
 DISARM = "disarm"  # another finger was armed, or the booking ended
+LIFTED = "lifted"  # the sensor saw an empty glass: the finger can be placed
 FINGER_ON = "finger_on"  # GenImg took an image
 GATE_PASSED = "gate_passed"  # Img2Tz accepted it
 GATE_REJECTED = "gate_rejected"  # Img2Tz (or GenImg) refused it: place the finger again
 RESTART = "restart"  # the sensor was recovered (or is reconnecting): start the finger again
+#                      (from "waiting"; a finger still lifting goes on lifting)
 UPLOADED = "uploaded"
 PROCESSED = "processed"
 ACCEPT = "accept"
@@ -86,11 +97,14 @@ PROCESSING_FAILED = "processing_failed"
 _RETAKABLE = (PENDING, PROCESSING, REVIEW, ACCEPTED, MISSING, FAILED)
 
 TRANSITIONS: dict[tuple[str, str], str] = {
-    **{(state, ARM): WAITING for state in _RETAKABLE},
+    **{(state, ARM): LIFTING for state in _RETAKABLE},
     **{(state, DISARM): PENDING for state in ARMED},
-    **{(state, RESTART): WAITING for state in ARMED},
+    **{(state, RESTART): WAITING for state in ARMED if state != LIFTING},
+    (LIFTING, RESTART): LIFTING,
     **{(state, SENSOR_FAILED): FAILED for state in ARMED},
     **{(state, MARK): MISSING for state in FINGER_STATES},
+    (LIFTING, LIFTED): WAITING,
+    (LIFTING, TIMED_OUT): FAILED,
     (WAITING, FINGER_ON): CAPTURING,
     (WAITING, GATE_REJECTED): WAITING,  # GenImg itself refused the image (0x03)
     (WAITING, TIMED_OUT): FAILED,
@@ -128,6 +142,10 @@ class SensorCaptureError(Exception):
     """The sensor kept failing on this finger after the allowed recoveries; capture it again."""
 
 
+class FingerNotLifted(sensor_tools.NoFingerInTime):
+    """A finger stayed on the glass when the sensor had to see it empty; lift it and capture again."""
+
+
 def next_state(fgp: int, state: str, event: str) -> str:
     """The state after ``event``; ``InvalidTransition`` if the table has no such move."""
     try:
@@ -142,7 +160,8 @@ class CaptureSettings:
 
     quality_threshold: int = 30  # NFIQ 2; below it a print needs a retake or a supervisor override
     poll_interval_s: float = 0.1  # GenImg polling when no TOUCH line is wired
-    finger_timeout_s: float = 60.0  # an armed finger with nothing on the glass for this long fails
+    finger_timeout_s: float = 60.0  # an armed finger with nothing on the glass (or a finger left on it
+    #                                 when it should be lifted) for this long fails
     auto_advance: bool = True  # after an upload, arm the next pending finger while this one processes
     max_attempts_before_up_hint: int = 3  # then the message suggests marking the finger UP
     auto_accept: bool = True  # accept a print at or above the threshold without a tap (see module doc)
@@ -287,11 +306,14 @@ def officer_feedback(error: ConfirmationError) -> tuple[str, tuple[str, ...]]:
 
 
 class SensorCapture:
-    """wait for a finger -> GenImg -> Img2Tz gate -> UpImage, for one finger, on the worker thread.
+    """clear glass -> wait for a finger -> GenImg -> Img2Tz gate -> UpImage, for one finger, on the
+    worker thread.
 
     Use as the job function: ``worker.submit(SensorCapture(fgp, settings, hooks))``. Returns a
-    ``CapturedImage``; raises ``NoFingerInTime``, ``SensorCaptureError``, ``SensorUnavailable`` or
-    ``JobCancelled``/``WorkerStopping``.
+    ``CapturedImage``; raises ``NoFingerInTime`` (``FingerNotLifted``), ``SensorCaptureError``,
+    ``SensorUnavailable`` or ``JobCancelled``/``WorkerStopping``. ``clear_glass=False`` skips the
+    empty-glass check (capture resumed after a disconnect, the glass having been seen clear);
+    ``glass_clear`` tells whether the glass has been seen empty.
     """
 
     def __init__(
@@ -300,19 +322,25 @@ class SensorCapture:
         settings: CaptureSettings,
         hooks: CaptureHooks,
         *,
+        clear_glass: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fgp = fgp
         self.settings = settings
         self.hooks = hooks
         self.clock = clock
+        self.glass_clear = not clear_glass
 
     def __call__(self, session: Session) -> CapturedImage:
         recoveries = 0
         rejected = False
-        deadline = self.clock() + self.settings.finger_timeout_s
+        deadline: float | None = None
         while True:
             try:
+                if not self.glass_clear:
+                    self._clear_glass(session)
+                if deadline is None:
+                    deadline = self.clock() + self.settings.finger_timeout_s
                 return self._attempt(session, rejected, deadline)
             except _Rejected:
                 rejected = True
@@ -325,7 +353,8 @@ class SensorCapture:
                         f"The sensor kept failing on this finger ({type(exc).__name__}, "
                         f"{recoveries} resets): capture it again; if it keeps failing, check the sensor."
                     ) from exc
-                self.hooks.event(RESTART, "The sensor had a problem and was reset: place the finger again.")
+                then = "place the finger again" if self.glass_clear else self._lift_words()
+                self.hooks.event(RESTART, f"The sensor had a problem and was reset: {then}.")
                 rejected = False
 
     def _attempt(self, session: Session, rejected: bool, deadline: float) -> CapturedImage:
@@ -354,6 +383,22 @@ class SensorCapture:
             self.fgp, capture.image, captured_at, capture.upload_seconds, capture.line_limit_seconds
         )
 
+    def _clear_glass(self, session: Session) -> None:
+        """Until the glass is seen empty (one look when it is), for up to ``finger_timeout_s``."""
+        end = self.clock() + self.settings.finger_timeout_s
+        while self._finger_on_glass(session):
+            if self.clock() >= end:
+                raise FingerNotLifted(
+                    f"a finger stayed on the sensor for {self.settings.finger_timeout_s:.0f} s "
+                    "when it should have been lifted"
+                )
+            session.pause(self.settings.poll_interval_s)
+        self.glass_clear = True
+        self.hooks.event(LIFTED, f"Place the {finger_position(self.fgp).label} on the sensor.")
+
+    def _lift_words(self) -> str:
+        return f"lift any finger off the sensor, then place the {finger_position(self.fgp).label}"
+
     def _wait_for_finger(self, session: Session, deadline: float) -> None:
         touch = session.touch
         if touch is None:
@@ -381,10 +426,19 @@ class SensorCapture:
         """Until the glass is empty or ``lift_wait_s`` has passed (a finger kept on gives a new image)."""
         end = self.clock() + self.settings.lift_wait_s
         while self.clock() < end:
-            lifted = not session.touch.is_pressed if session.touch else not session.sensor.capture()
-            if lifted:
+            if not self._finger_on_glass(session):
                 return
             session.pause(self.settings.poll_interval_s)
+
+    @staticmethod
+    def _finger_on_glass(session: Session) -> bool:
+        """The TOUCH line where wired (no UART traffic), else one GenImg."""
+        if session.touch is not None:
+            return bool(session.touch.is_pressed)
+        try:
+            return session.sensor.capture()
+        except REJECTIONS:  # something on the glass the module could not image: a finger
+            return True
 
 
 __all__ = [
@@ -393,6 +447,7 @@ __all__ = [
     "CAPTURING",
     "FAILED",
     "FINGER_STATES",
+    "LIFTING",
     "MISSING",
     "PENDING",
     "PROCESSING",
@@ -404,6 +459,7 @@ __all__ = [
     "CaptureSettings",
     "CapturedImage",
     "FingerCapture",
+    "FingerNotLifted",
     "FingerView",
     "InvalidCaptureSettings",
     "InvalidTransition",

@@ -4,17 +4,28 @@
     sys.exit(station.run())          # start, serve until SIGTERM/SIGINT, stop cleanly, 0
 
 ``Station.start`` takes the one-instance lock (``<data_dir>/station.lock``), opens the outbox
-(its key file must exist: made by ``install.sh --system``), starts the processing worker (a separate
-process, warmed up), the sensor worker (it alone owns the port), the booking workflow, the sync
-worker (mutual TLS to the centre), the GPIO status panel (if wired; it follows the "cue" and
-"sensor" events), the event hub, and the kiosk API with uvicorn on a loopback address only; then
-tells systemd it is ready and, under a watchdog, pings it while the workers are healthy.
+(its key file must exist: made by ``install.sh --system``), starts the processor (a thread of
+this process, NFIQ 2 loaded and warmed up), the sensor worker (it alone owns the port), the
+booking workflow, the sync worker (mutual TLS to the centre), the GPIO status panel (if wired; it
+follows the "cue" and "sensor" events), the event hub, and the kiosk API with uvicorn on a
+loopback address only; then tells systemd it is ready and, under a watchdog, pings it while the
+workers are healthy.
 
 ``Station.stop`` runs in the reverse order: systemd hears STOPPING=1; live event streams end and
 the API stops accepting requests; the workflow disarms the sensor; the sensor worker finishes the
 packet in flight and closes the port; the sync worker stops (its send in flight completes or is
 re-queued at the next start); the processor closes; the outbox is checkpointed and closed; the
 lock is released.
+
+Processing runs on a thread of the daemon, not in a worker process: measured with
+``bench/daemon.py`` (whole station after one booking) that is ~249 MB in one process against
+~393 MB for the daemon (~196 MB), its worker (~184 MB) and multiprocessing's resource tracker
+(~13 MB). nbis-python costs every process that loads it ~48 MB of per-thread storage at import
+and as much again for each further thread that runs NBIS code (so the daemon paid twice for the
+sequence check alone), and a spawned worker re-imports the daemon's whole command line. NBIS
+releases the GIL, so the API and the sensor worker stay responsive; what a separate process would
+add is isolation from a crash in native code, which here costs the open booking (prints live in
+memory only) and a restart by systemd. ``Station(processor_mode="process")`` still gives that.
 
 Logs go to stdout, one line per event (journald adds the time when ``JOURNAL_STREAM`` says it is
 listening). ``PersonalDataFilter`` is the last line of defence: code never logs names, PINs or
@@ -338,7 +349,8 @@ class Station:
     """Every part of one station, started and stopped in order (see the module docstring).
 
     ``demo`` is a ``station.demo.DemoPresenter`` (or None): it gets the events and serves the
-    kiosk's demo panel. ``processor_mode="thread"`` keeps the extractor in this process, and
+    kiosk's demo panel. ``processor_mode`` is ``"thread"`` (the extractor in this process, see the
+    module docstring) or ``"process"``, and
     ``sensor_timing``/``policy``/``pin_factory`` replace the real timing, delivery policy and GPIO
     (tests).
     """
@@ -349,7 +361,7 @@ class Station:
         *,
         demo: Any = None,
         notifier: Notifier | None = None,
-        processor_mode: str = "process",
+        processor_mode: str = "thread",
         pin_factory: Any = None,
         policy: DeliveryPolicy | None = None,
         sensor_timing: Timing | None = None,
@@ -448,6 +460,7 @@ class Station:
             timing=self.sensor_timing,
             touch=touch,
             publish=self.events.publish,
+            password=config.sensor.password,
             baudrate=config.sensor.baud,
             negotiate=config.sensor.negotiate,
             max_baudrate=config.sensor.max_baud,
@@ -552,11 +565,8 @@ class Station:
 
     def healthy(self) -> bool:
         """Every worker thread alive (the watchdog pings only then)."""
-        threads = [
-            getattr(self.sensor, "_thread", None),
-            getattr(self.sync, "_thread", None),
-        ]
-        if any(thread is None or not thread.is_alive() for thread in threads):
+        workers = (self.sensor, self.sync)
+        if any(worker is None or not worker.alive for worker in workers):
             return False
         return self.api is not None and self.api.alive and all(item.alive for item in self.listeners)
 

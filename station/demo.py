@@ -169,10 +169,11 @@ class DemoPresenter:
     """Places the chosen subject's fingers on the simulated glass as the workflow asks for them.
 
     Feed ``handle`` the station's events (the daemon calls it from its own listener thread, never
-    the publisher's). When a finger goes to "waiting" the chosen subject's finger is placed (or
-    the ``substitute`` position's, to plant a duplicate for the sequence check; ``smudge`` makes
-    the next placement a smeared print); once the capture has left the glass (any later state) it
-    is lifted.
+    the publisher's). As a subject does: when a finger is armed ("lifting") whatever is on the glass
+    is lifted; when the station has seen the glass empty ("waiting") the chosen subject's finger is
+    placed (or the ``substitute`` position's, to plant a duplicate for the sequence check;
+    ``smudge`` makes the next placement a smeared print); once the image is taken (any later
+    state) it is lifted.
     """
 
     def __init__(self, control: SimControl, population: int, *, scratch: Path, seed: int = DEMO_SEED) -> None:
@@ -225,6 +226,11 @@ class DemoPresenter:
             if state == "waiting":
                 self._waiting = fgp
                 self._act(self._place, fgp)
+                return
+            if state == "lifting":
+                self._waiting = None
+                if self._placed is not None:
+                    self._act(self._lift)
                 return
             if self._waiting == fgp:
                 self._waiting = None

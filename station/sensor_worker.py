@@ -19,7 +19,7 @@ no module answers at any rate   close the port, state "disconnected", reopen wit
 port gone (unplugged, USB       close the port, state "disconnected", reopen with capped
 reset, simulator unplugged)     exponential backoff (``backoff``) until it is back
 port in use, no permission,     state "error" with the driver's hint, keep retrying the same way
-bad URL
+bad URL, wrong password         (a wrong password names the ``sensor.password`` setting)
 idle                            a health check every ``health_interval_s`` finds the above early
 ``stop()``                      the job in hand finishes the packet it is reading, the port is
                                 closed, queued jobs fail with ``WorkerStopping``
@@ -51,6 +51,7 @@ from drivers.errors import (
     SensorError,
     SensorTimeout,
     TransportError,
+    WrongPassword,
 )
 from drivers.profiles import ModelProfile
 from drivers.profiles import profile as profile_named
@@ -149,7 +150,8 @@ class SensorJob(Future[T]):
 class SensorWorker:
     """The thread that alone owns the sensor at ``url`` (a device path, ``sim://...``, a pty).
 
-    ``start()`` launches it (probe and negotiation happen on the thread); ``stop()`` ends it.
+    ``start()`` launches it (probe, password and negotiation happen on the thread); ``stop()`` ends
+    it. ``password`` is the module's 32-bit password (0: none set), verified at every (re)connection.
     ``status()`` is safe from any thread and never touches the port.
     """
 
@@ -161,6 +163,7 @@ class SensorWorker:
         timing: Timing = DEFAULT_TIMING,
         touch: Touch | None = None,
         publish: Publish = lambda event: None,
+        password: int = 0,
         baudrate: int = 57600,
         negotiate: bool = True,
         max_baudrate: int = 115200,
@@ -177,6 +180,7 @@ class SensorWorker:
         self.timing = timing
         self.touch = touch
         self.publish = publish
+        self.password = password
         self.baudrate = baudrate
         self.negotiate = negotiate
         self.max_baudrate = max_baudrate
@@ -227,6 +231,11 @@ class SensorWorker:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """The worker thread is running (started and not ended)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until the sensor has been opened at least once; False on timeout."""
@@ -334,6 +343,7 @@ class SensorWorker:
                 self.url,
                 profile=self.profile,
                 baudrate=self._info.get("baudrate", self.baudrate),
+                password=self.password,
                 negotiate=self.negotiate,
                 max_baudrate=self.max_baudrate,
                 packet_size=self.packet_size,
@@ -341,8 +351,11 @@ class SensorWorker:
             )
         except SensorError as exc:
             gone = isinstance(exc, TransportError | DeviceNotFound | DeviceDisconnected)
-            state = DISCONNECTED if gone else ERROR  # else: in use, permissions, a bad URL
-            self._set_state(state, f"the sensor cannot be opened: {exc}")
+            state = DISCONNECTED if gone else ERROR  # else: in use, permissions, a bad URL, the password
+            message = f"the sensor cannot be opened: {exc}"
+            if isinstance(exc, WrongPassword):
+                message += "; set sensor.password in the station configuration to the module's password"
+            self._set_state(state, message)
             return False
         if self.stopping:
             sensor.close()

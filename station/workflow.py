@@ -44,6 +44,7 @@ from station.capture import (
     CapturedImage,
     CaptureSettings,
     FingerCapture,
+    FingerNotLifted,
     FingerView,
     InvalidTransition,
     SensorCapture,
@@ -432,7 +433,7 @@ class BookingWorkflow:
         finger.generation += 1
         finger.clear()
         finger.missing = None
-        finger.fire(fsm.ARM, f"Place the {finger.name} on the sensor.")
+        finger.fire(fsm.ARM, f"Lift any finger off the sensor, then place the {finger.name}.")
         booking.duplicates = [pair for pair in booking.duplicates if fgp not in pair]
         booking.current_fgp = fgp
         self._emit_finger(booking, finger)
@@ -441,9 +442,10 @@ class BookingWorkflow:
         self._submit_job(booking, finger)
         self._update_state(booking)
 
-    def _submit_job(self, booking: _Booking, finger: FingerCapture) -> None:
+    def _submit_job(self, booking: _Booking, finger: FingerCapture, clear_glass: bool = True) -> None:
         hooks = _Hooks(self, booking, finger.fgp, finger.generation)
-        job = self.sensor.submit(SensorCapture(finger.fgp, self.settings, hooks))
+        capture = SensorCapture(finger.fgp, self.settings, hooks, clear_glass=clear_glass)
+        job = self.sensor.submit(capture)
         booking.job, booking.job_fgp = job, finger.fgp
         job.add_done_callback(lambda done: self._capture_done(hooks, done))
 
@@ -488,7 +490,8 @@ class BookingWorkflow:
                 finger.feedback = feedback
             finger.fire(event, message)
             self._emit_finger(hooks.booking, finger)
-            self._cue({fsm.GATE_REJECTED: "error", fsm.RESTART: "error"}.get(event, "busy"))
+            cues = {fsm.GATE_REJECTED: "error", fsm.RESTART: "error", fsm.LIFTED: "ready"}
+            self._cue(cues.get(event, "busy"))
 
     def _progress(self, hooks: _Hooks, done: int, total: int) -> None:
         with self._lock:
@@ -510,11 +513,13 @@ class BookingWorkflow:
                 self._uploaded(booking, finger, job.result())
                 return
             if isinstance(error, SensorUnavailable):
-                # Not the finger's fault: wait for the sensor, then capture this finger again.
+                # Not the finger's fault: wait for the sensor, then capture this finger again (the
+                # glass still to be seen empty if it had not been yet).
+                lifting = finger.state == fsm.LIFTING
                 finger.fire(fsm.RESTART, "The sensor is disconnected: capture resumes when it is back.")
                 self._emit_finger(booking, finger)
                 self._cue("error")
-                self._submit_job(booking, finger)
+                self._submit_job(booking, finger, clear_glass=lifting)
                 return
             if isinstance(error, JobCancelled) and not isinstance(error, WorkerStopping):
                 return
@@ -735,6 +740,11 @@ def _position(fgp: int) -> int:
 
 def _failure(error: BaseException, settings: CaptureSettings) -> tuple[str, str]:
     """The event and plain message for a capture that ended with ``error``."""
+    if isinstance(error, FingerNotLifted):
+        return fsm.TIMED_OUT, (
+            f"A finger stayed on the sensor for {settings.finger_timeout_s:.0f} s: lift it, then press "
+            "Capture to try again."
+        )
     if isinstance(error, NoFingerInTime):
         return fsm.TIMED_OUT, (
             f"No finger was placed within {settings.finger_timeout_s:.0f} s: press Capture to try again."

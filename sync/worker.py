@@ -111,6 +111,11 @@ class SyncWorker:
             self._thread.join(timeout)
         self._lock.release()
 
+    @property
+    def alive(self) -> bool:
+        """The worker thread is running (started and not ended)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         """Something was queued: look now instead of at the next due time."""
         self._wake.set()

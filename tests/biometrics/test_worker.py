@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import threading
 from concurrent.futures.process import BrokenProcessPool
@@ -15,7 +16,7 @@ from pipeline_fixtures import CAPTURED_AT, GOOD_SEEDS
 from biometrics.errors import FrameShapeError, InvalidFingerPosition, ProcessorClosed
 from biometrics.positions import FingerPosition
 from biometrics.ridge_pattern import ridge_pattern
-from biometrics.worker import Processor
+from biometrics.worker import Processor, return_freed_memory
 
 FRAMES = [ridge_pattern(seed) for seed in GOOD_SEEDS[:3]]
 
@@ -97,3 +98,7 @@ def test_a_dead_worker_is_replaced():
                 continue
         assert processed.accepted
         assert pid not in processor.rss_bytes()
+
+
+def test_glibc_is_told_to_hand_freed_big_blocks_back() -> None:
+    assert return_freed_memory() is (platform.libc_ver()[0] == "glibc")

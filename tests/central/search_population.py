@@ -45,7 +45,7 @@ SUBJECTS = tuple(synthetic_subject_id(k) for k in range(1, POPULATION + 1))
 
 
 def masters_cache(factory: pytest.TempPathFactory) -> Path:
-    """One synthetic master cache for the whole session."""
+    """One synthetic master cache for the whole session (shared with the end-to-end tests)."""
     return factory.getbasetemp() / "synthetic-masters"
 
 
@@ -68,15 +68,22 @@ class Population:
         return planned_galleries(int(subject[1:]))
 
 
+def enrol_population(db_path: Path, cache_dir: Path) -> None:
+    """Enrol the population (see the module doc) and the fillers into the galleries at ``db_path``."""
+    report = enroll_synthetic(db_path, POPULATION, SEED, fingers=FINGERS, cache_dir=cache_dir, workers=2)
+    database = GalleryDatabase(db_path)
+    try:
+        pool = [database.templates(subject) for subject in SUBJECTS if subject not in report.not_enrolled]
+        database.enrol_many(filler_enrolments(pool, FILLERS, Gallery))
+    finally:
+        database.close()
+
+
 @cache
 def _build(base: Path) -> Population:
     cache_dir = base / "synthetic-masters"
     db_path = base / "population" / "galleries.db"
-    report = enroll_synthetic(db_path, POPULATION, SEED, fingers=FINGERS, cache_dir=cache_dir, workers=2)
-    database = GalleryDatabase(db_path)
-    pool = [database.templates(subject) for subject in SUBJECTS if subject not in report.not_enrolled]
-    database.enrol_many(filler_enrolments(pool, FILLERS, Gallery))
-    database.close()
+    enrol_population(db_path, cache_dir)
     processor = Processor(workers=2)  # templates the probe fingers two at a time
     matcher = Matcher(db_path, extractor=processor)
     bookings = {subject: booking(cache_dir, subject, sequence=k) for k, subject in enumerate(SUBJECTS, 1)}

@@ -1,8 +1,9 @@
 """A capture rig for the station tests: simulated R307 (in process), sensor worker, processor, outbox.
 
 ``Rig`` builds the real parts around a ``sim://`` device with its timing off, records every
-published event, and acts as the person at the sensor: when a finger is armed ("waiting") it
-presents the planned impression for that position. Impressions are synthetic prints screened once
+published event, and acts as the person at the sensor: when a finger is armed ("lifting") it lifts
+whatever is on the glass, and once the station has seen the glass empty ("waiting") it presents the
+planned impression for that position. Impressions are synthetic prints screened once
 per session so that the module's Img2Tz and the quality threshold accept them; tests that want a
 rejection plan a noise image instead. ``when(...)`` runs an action (a fault, an unplug) the moment
 a finger enters a state -- on the thread that made the change, before the next sensor command.
@@ -177,6 +178,8 @@ class Rig:
             if wanted and trigger.fired < trigger.times:
                 trigger.fired += 1
                 trigger.action()
+        if finger["state"] == "lifting" and self.presenting:
+            self.device.finger(False)
         if finger["state"] == "waiting" and self.presenting:
             self.present(finger["fgp"])
 

@@ -61,8 +61,8 @@ class Surroundings:
 def surroundings(root: Path, *, timing: bool = True) -> Iterator[Surroundings]:
     """A PKI, a centre (matching off: it stores, answers later) and a simulator on a pty.
 
-    With the UART's real timing an upload takes seconds, time enough to lift a finger before the
-    next one is armed, as a subject does; without it the next finger may see the last one."""
+    The station waits for an empty glass before each finger ("lifting"); ``KioskClient`` lifts when
+    asked and places the finger once it is "waiting", as a subject does."""
     layout = PkiLayout(root / "pki")
     init_pki(layout.root, stations=[STATION], site="test")
     with ExitStack() as stack:
@@ -189,11 +189,12 @@ class KioskClient:
                 break
             fingers = {finger["fgp"]: finger for finger in booking["fingers"]}
             waiting = [fgp for fgp, finger in fingers.items() if finger["state"] == "waiting"]
+            lifting = any(finger["state"] == "lifting" for finger in fingers.values())
             if placed is not None:
                 finger = fingers[placed[0]]
                 rejected = finger["state"] == "waiting" and finger["attempts"] > placed[1]
-                if rejected or finger["state"] not in ("waiting", "capturing"):
-                    self.sim.control.finger(False)  # captured, or rejected: lift (and place again)
+                if lifting or rejected or finger["state"] not in ("waiting", "capturing"):
+                    self.sim.control.finger(False)  # captured, rejected, or asked to: lift
                     placed = None
             if waiting and placed is None:
                 self.sim.control.finger(True, subject, waiting[0])

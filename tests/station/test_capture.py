@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
-from capture_helpers import FAST, impressions, make_rig, noise_image, processor
+from capture_helpers import FAST, WAIT, impressions, make_rig, noise_image, processor
 from gpiozero import Button
 from gpiozero.pins.mock import MockFactory
 
@@ -33,7 +34,8 @@ def test_every_state_is_reachable_from_pending() -> None:
 def test_a_finger_goes_through_the_happy_path() -> None:
     finger = FingerCapture(2)
     for event, state in [
-        (fsm.ARM, fsm.WAITING),
+        (fsm.ARM, fsm.LIFTING),
+        (fsm.LIFTED, fsm.WAITING),
         (fsm.FINGER_ON, fsm.CAPTURING),
         (fsm.GATE_PASSED, fsm.UPLOADING),
         (fsm.UPLOADED, fsm.PROCESSING),
@@ -48,6 +50,7 @@ def test_a_finger_goes_through_the_happy_path() -> None:
     [
         (fsm.PENDING, fsm.ACCEPT),
         (fsm.WAITING, fsm.UPLOADED),
+        (fsm.LIFTING, fsm.FINGER_ON),  # nothing is taken before the glass was seen empty
         (fsm.UPLOADING, fsm.ARM),  # already armed: the workflow treats capture() as a no-op
         (fsm.ACCEPTED, fsm.OVERRIDE),
         (fsm.MISSING, fsm.ACCEPT),
@@ -66,7 +69,8 @@ def test_moves_outside_the_table_are_refused_with_what_is_possible(state: str, e
 def test_a_rejected_image_goes_back_to_waiting_and_any_finger_can_be_marked() -> None:
     assert fsm.next_state(1, fsm.CAPTURING, fsm.GATE_REJECTED) == fsm.WAITING
     assert all(fsm.next_state(1, state, fsm.MARK) == fsm.MISSING for state in fsm.FINGER_STATES)
-    assert all(fsm.next_state(1, state, fsm.RESTART) == fsm.WAITING for state in fsm.ARMED)
+    assert all(fsm.next_state(1, state, fsm.RESTART) == fsm.WAITING for state in fsm.ARMED[1:])
+    assert fsm.next_state(1, fsm.LIFTING, fsm.RESTART) == fsm.LIFTING  # the glass is still to be cleared
 
 
 @pytest.mark.parametrize(
@@ -212,7 +216,14 @@ def test_with_a_touch_line_the_sensor_is_only_asked_once_the_finger_touches(make
             worker_options={"touch": button, "health_interval_s": 60},
         )
         rig.start()
+        button.pin.drive_low()  # a finger rests on the glass when the finger is armed
+        before = rig.device.status()["counters"]["commands"]
         rig.workflow.capture(6)
+        rig.wait_finger(6, "lifting")
+        with pytest.raises(AssertionError):
+            rig.wait_finger(6, "waiting", timeout=0.5)
+        assert rig.device.status()["counters"]["commands"] == before  # the TOUCH line tells, not GenImg
+        button.pin.drive_high()  # lifted
         rig.wait_finger(6, "waiting")
         before = rig.device.status()["counters"]["commands"]
         with pytest.raises(AssertionError):
@@ -222,3 +233,67 @@ def test_with_a_touch_line_the_sensor_is_only_asked_once_the_finger_touches(make
         assert rig.wait_finger(6, "accepted")["attempts"] == 1
     finally:
         button.close()
+
+
+# --- an empty glass before each finger ---------------------------------------------------------------
+
+
+def _commands(rig) -> int:
+    return rig.device.status()["counters"]["commands"]
+
+
+def test_an_empty_glass_costs_one_look_before_the_finger_is_asked_for(make_rig) -> None:
+    rig = make_rig(settings=replace(FAST, auto_advance=False), worker_options={"health_interval_s": 60})
+    seen: dict[str, int] = {}
+    rig.when("lifting", lambda: seen.setdefault("armed", _commands(rig)), fgp=3)
+    rig.when("waiting", lambda: seen.setdefault("clear", _commands(rig)), fgp=3)
+    rig.start()
+    rig.workflow.capture(3)
+    lifting = rig.wait_finger(3, "lifting")
+    waiting = rig.wait_finger(3, "waiting")
+    assert seen["clear"] - seen["armed"] == 1  # one GenImg answered "no finger"
+    assert lifting["message"] == "Lift any finger off the sensor, then place the right middle."
+    assert waiting["message"] == "Place the right middle on the sensor."
+    assert rig.wait_finger(3, "accepted")["attempts"] == 1
+
+
+def test_a_finger_left_on_the_glass_is_not_taken_for_the_next_position(make_rig, impressions) -> None:
+    """Auto-advance arms the right index the moment the thumb's upload ends, the thumb still on the
+    glass (timing off: no time to lift); the thumb is not captured as the index."""
+    rig = make_rig(worker_options={"health_interval_s": 60})
+    rig.presenting = False
+    rig.start()
+    rig.wait_finger(1, "waiting")
+    rig.present(1)
+    rig.wait_finger(2, "lifting")  # armed; the thumb is still there
+    polls = _commands(rig)
+    deadline = time.monotonic() + WAIT
+    while _commands(rig) < polls + 5 and time.monotonic() < deadline:  # five more looks at the glass
+        time.sleep(0.01)
+    assert rig.finger_states()[2] == "lifting"
+    assert not [e for e in rig.events if e["event"] == "progress" and e["fgp"] == 2]
+    rig.device.finger(False)  # the subject lifts the thumb...
+    rig.wait_finger(2, "waiting")
+    rig.present(2)  # ...and places the index
+    assert rig.wait_finger(2, "accepted")["attempts"] == 1
+    rig.wait_finger(1, "accepted")
+    for fgp in range(3, 11):
+        rig.workflow.mark(fgp, "UP")
+    rig.wait_booking("ready")
+    assert rig.workflow.submit("officer-17")  # the sequence check found no thumb at the index
+
+
+def test_a_finger_never_lifted_fails_in_time_and_capture_again_recovers(make_rig, impressions) -> None:
+    rig = make_rig(settings=replace(FAST, finger_timeout_s=1, auto_advance=False))
+    rig.start()
+    rig.present(4)  # resting on the glass before the finger is armed
+    rig.presenting = False
+    rig.workflow.capture(4)
+    failed = rig.wait_finger(4, "failed")
+    assert failed["message"] == (
+        "A finger stayed on the sensor for 1 s: lift it, then press Capture to try again."
+    )
+    assert failed["attempts"] == 0 and not [e for e in rig.events if e["event"] == "progress"]
+    rig.presenting = True  # lifts when asked, places when the glass is clear
+    rig.workflow.capture(4)
+    assert rig.wait_finger(4, "accepted")["attempts"] == 1

@@ -30,6 +30,7 @@ from daemon_helpers import (
     write_toml,
 )
 
+import hw_sim
 from drivers.sensor import FAST_TIMING
 from station.config import StationConfig
 from station.daemon import (
@@ -120,13 +121,18 @@ def test_station_run_serves_books_refuses_a_second_instance_and_stops_on_sigterm
 
 
 @pytest.mark.timeout(180)
-def test_station_in_process_audits_configuration_changes(tmp_path: Path) -> None:
+def test_station_in_process_unlocks_the_sensor_and_audits_configuration_changes(tmp_path: Path) -> None:
     name = f"daemon-{os.getpid()}"
-    config = _in_process_config(tmp_path, name)
+    password = 0x5EC12E7
+    config = _in_process_config(
+        tmp_path, name, sim_query=f"&password={password}", **{"sensor.password": password}
+    )
     first = Station(config, processor_mode="thread", sensor_timing=FAST_TIMING, notifier=Notifier({}))
     first.start()
     try:
         assert requests.get(first.url + "api/station", timeout=10).status_code == 200
+        assert first.sensor is not None and first.sensor.wait_ready(30), first.sensor.status()
+        assert hw_sim.device(name).status()["params"]["password_verified"]  # sensor.password was used
         assert first.healthy()
         with pytest.raises(StationBusy, match="another station daemon"):
             Station(config, processor_mode="thread", notifier=Notifier({})).start()
@@ -253,15 +259,16 @@ def test_the_filter_is_a_plain_logging_filter() -> None:
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _in_process_config(root: Path, name: str, **changes: object) -> StationConfig:
-    """A station on an in-process simulator (``sim://``) whose centre is not there (sync retries)."""
+def _in_process_config(root: Path, name: str, sim_query: str = "", **changes: object) -> StationConfig:
+    """A station on an in-process simulator (``sim://``, ``sim_query`` appended to its URL) whose centre
+    is not there (sync retries)."""
     data = root / "station"
     data.mkdir(parents=True, exist_ok=True)
     for file in ("ca.pem", "station.pem", "station.key"):
         (root / file).write_text("unused: the centre is never reached\n")
     config = StationConfig.for_demo(
         data,
-        sensor_url=f"sim://{name}?timing=0",
+        sensor_url=f"sim://{name}?timing=0{sim_query}",
         centre_url="https://127.0.0.1:9",
         ca=root / "ca.pem",
         cert=root / "station.pem",

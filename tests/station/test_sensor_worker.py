@@ -14,6 +14,7 @@ from hw_sim import SimSettings
 from station.sensor_worker import SensorWorker, WorkerStopping
 
 PHASES = ("waiting", "capturing", "uploading")
+PASSWORD = 0x1234ABCD
 
 __all__ = ["impressions", "make_rig", "processor"]  # fixtures
 
@@ -27,6 +28,42 @@ def test_the_worker_opens_probes_and_negotiates(make_rig) -> None:
     assert {"event": "sensor", "state": "ready", "message": "r307 ready at 57600 baud"} in rig.events
     description = rig.worker.describe().result(WAIT)
     assert description["capacity"] == 1000 and description["packet_size"] == 128
+
+
+def test_a_module_with_a_password_is_unlocked_with_the_given_one_also_after_a_power_cycle(make_rig) -> None:
+    rig = make_rig(
+        settings=replace(FAST, auto_advance=False),
+        sim_options={"password": PASSWORD},
+        worker_options={"password": PASSWORD},
+    )
+    assert rig.device.status()["params"]["password_verified"]
+    rig.start()
+    rig.when("capturing", rig.device.power_cycle, fgp=1)  # the module forgets the verification
+    rig.workflow.capture(1)
+    assert rig.wait_finger(1, "accepted")["nfiq2"] is not None
+    assert rig.worker.status()["counters"]["recoveries"] >= 1
+    assert rig.device.status()["params"]["password_verified"]
+
+
+def test_a_wrong_password_is_an_error_that_names_the_setting() -> None:
+    name = "station-worker-password"
+    events: list[dict] = []
+    worker = SensorWorker(
+        f"sim://{name}?timing=0&password={PASSWORD:#x}", publish=events.append, timing=FAST_TIMING,
+        negotiate=False, backoff=(0.05, 0.1),
+    )  # fmt: skip
+    try:
+        worker.start()
+        assert not worker.wait_ready(1.0)
+        status = worker.status()
+        assert status["state"] == "error" and "wrong password" in status["message"]
+        assert "set sensor.password in the station configuration" in status["message"]
+        assert [e["state"] for e in events] == ["error"]  # once, not once per retry
+        assert worker.alive
+    finally:
+        worker.stop()
+        hw_sim.remove_device(name)
+    assert not worker.alive
 
 
 def test_jobs_run_in_order_on_the_worker_thread(make_rig) -> None:
@@ -183,6 +220,7 @@ def test_stop_during_an_upload_finishes_the_packet_and_closes_the_port(make_rig)
     assert "shutting down" in failed["message"]
     assert stopped.is_set()
     rig.worker.stop()
+    assert not rig.worker.alive
     progress = [e for e in rig.events if e["event"] == "progress"]
     assert progress[-1]["done"] < progress[-1]["total"]  # the upload was cut short
     assert rig.device.status()["open_by"] is None  # the port is closed
@@ -194,6 +232,7 @@ def test_stop_during_an_upload_finishes_the_packet_and_closes_the_port(make_rig)
 
 def test_stop_fails_queued_jobs_instead_of_running_them(make_rig) -> None:
     rig = make_rig()
+    assert rig.worker.alive
     gate = threading.Event()
     running = rig.worker.submit(lambda session: gate.wait(WAIT))
     queued = rig.worker.submit(lambda session: "ran")

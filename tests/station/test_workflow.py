@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -21,6 +22,9 @@ from PIL import Image
 
 from biometrics.compression import decode_wsq
 from station.capture import InvalidTransition
+from station.daemon import EventListener
+from station.demo import DemoPresenter
+from station.events import EventHub
 from station.workflow import (
     BookingInProgress,
     IncompleteBooking,
@@ -28,6 +32,7 @@ from station.workflow import (
     NoOpenBooking,
     NoPrint,
     SequenceCheckFailed,
+    WorkflowError,
 )
 from sync.outbox import QUEUED
 from sync.transaction import MissingReason, TransactionInvalid, decode, parse_tcn
@@ -235,3 +240,57 @@ def test_type2_data_ebts_refuses_is_reported_before_any_capture(make_rig) -> Non
     fields = {problem.field for problem in caught.value.problems}
     assert fields == {"2.024 SEX", "2.027 HGT"}
     assert rig.workflow.view() is None and rig.audit_log == []
+
+
+def test_the_demo_presenter_books_ten_fingers_and_only_the_planted_duplicate_is_caught(
+    make_rig, tmp_path
+) -> None:
+    """The demo's presenter on its own listener thread, as in the daemon, lagging the events as on a
+    busy machine, with UART timing off so that the next finger is armed the moment an upload ends
+    (the last one still on the glass): every finger is the one asked for, except the planted one."""
+    rig = make_rig()
+    rig.presenting = False
+    hub = EventHub()
+    presenter = DemoPresenter(rig.device, 20, scratch=tmp_path)
+    listener = EventListener(hub, lambda event: _late(presenter.handle, event), "demo-presenter")
+    rig.listeners.append(hub.publish)
+    try:
+        presenter.present("S0003", substitute={7: 2})  # the right index shown for the left index
+        rig.start()
+        _finish_fingers(rig)
+        with pytest.raises(SequenceCheckFailed) as caught:
+            rig.workflow.submit("officer-17")
+        assert caught.value.duplicates == [(2, 7)]
+        presenter.present("S0003")
+        rig.workflow.capture(7)
+        _finish_fingers(rig)
+        assert rig.outbox.item(rig.workflow.submit("officer-17")) is not None
+    finally:
+        listener.stop()
+        hub.close()
+
+
+def _late(handle, event: dict) -> None:
+    """A presenter on a busy machine: each event handled a moment late."""
+    if event["event"] == "finger":
+        time.sleep(0.03)
+    handle(event)
+
+
+def _finish_fingers(rig) -> None:
+    """Until every finger is accepted, a supervisor overriding a synthetic print below the threshold."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        found = rig.finger_states()
+        if all(state == "accepted" for state in found.values()):
+            return
+        for fgp, state in found.items():
+            try:
+                if state == "review":
+                    rig.workflow.override(fgp, "sgt-5")
+                elif state == "failed":
+                    rig.workflow.capture(fgp)
+            except WorkflowError:  # moved on meanwhile, or no print to override: retake
+                rig.workflow.capture(fgp)
+        time.sleep(0.05)
+    raise AssertionError(f"the fingers did not finish: {rig.finger_states()}")
