@@ -21,6 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))  # outbox_helpers
 
+from daemon_helpers import FORM
 from outbox_helpers import new_outbox
 
 import hw_sim
@@ -45,21 +46,7 @@ SUPERVISOR = ("super", "9999")
 OFFICER2 = ("officer2", "5678")
 POPULATION = 20
 
-COMPLETE_FORM: dict[str, Any] = {
-    "name": "Beeblebrox, Zaphod",
-    "date_of_birth": "1980-01-02",
-    "place_of_birth": "NY",
-    "sex": "M",
-    "race": "W",
-    "height_feet": "5",
-    "height_inches": "10",
-    "weight": "180",
-    "eye": "BRO",
-    "hair": "BLK",
-    "offences": "THEFT OF PROPERTY",
-    "case_number": "2024-000123",
-    "retain": True,
-}
+COMPLETE_FORM = FORM  # the booking form every station test fills in
 
 
 def complete_form(**changes: Any) -> dict[str, Any]:
