@@ -4,13 +4,14 @@
 
 A fresh PKI, a centre (``--matching off``) and a simulator on a pty (real UART timing) as in
 ``tests/station/daemon_helpers.py``; then ``livescan station run`` in a child process, started
-through the installed console script as systemd starts it (what a worker process re-imports
-depends on it). Once it is ready: resident memory (VmRSS) of the daemon and of every process it
-started (a processing worker, multiprocessing's resource tracker), named, after start and again
-after one ten-print booking through the kiosk API; ``total_mb`` is the whole station (goal <= 200
-MB), ``daemon_mb`` the daemon process alone. CPU time of all of them over ``--idle`` seconds with
-nobody at the kiosk, from ``/proc/<pid>/stat`` (goal < 1 % of one core). Each line carries the
-load average, since the machine may be shared.
+through the installed console script with the systemd unit's ``Environment=`` settings, as
+systemd starts it (what a worker process re-imports depends on it). Once it is ready: resident
+memory (VmRSS) of the daemon and of every process it started (a processing worker,
+multiprocessing's resource tracker), named, after start and again after one ten-print booking
+through the kiosk API; ``total_mb`` is the whole station (goal <= 200 MB), ``daemon_mb`` the
+daemon process alone. CPU time of all of them over ``--idle`` seconds with nobody at the kiosk,
+from ``/proc/<pid>/stat`` (goal < 1 % of one core). Each line carries the load average, since
+the machine may be shared.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ sys.path.insert(0, str(REPO / "tests" / "station"))  # the tests' station surrou
 from daemon_helpers import KioskClient, NotifyListener, station_config, surroundings, write_toml  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+UNIT = REPO / "config" / "systemd" / "livescan-station.service"
+
+
+def unit_environment() -> dict[str, str]:
+    """The ``Environment=`` settings of the systemd unit (e.g. ``MALLOC_ARENA_MAX``)."""
+    found = {}
+    for line in UNIT.read_text().splitlines():
+        if line.startswith("Environment="):
+            for assignment in line.removeprefix("Environment=").split():
+                key, _, value = assignment.partition("=")
+                found[key] = value.strip('"')
+    return found
 
 
 def emit(**fields: object) -> None:
@@ -95,7 +108,7 @@ def main() -> None:
         root = Path(scratch)
         config = write_toml(station_config(where, root / "station"), root / "station.toml")
         notify = NotifyListener(root / "notify.sock")
-        environment = {**os.environ, "NOTIFY_SOCKET": str(notify.path)}
+        environment = {**os.environ, **unit_environment(), "NOTIFY_SOCKET": str(notify.path)}
         started = time.perf_counter()
         with (root / "daemon.log").open("wb") as log:
             daemon = subprocess.Popen(

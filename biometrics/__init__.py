@@ -14,3 +14,7 @@ Modules (import what you need; only ``extractor``, ``matching`` and ``worker`` l
 * ``calibration``, ``ridge_pattern``: how thresholds were measured; a cheap test pattern
 * ``synthetic``: realistic synthetic prints
 """
+
+from biometrics.nbis_loading import load_nbis_off_this_thread
+
+load_nbis_off_this_thread()  # before any submodule imports nbis on the importing thread

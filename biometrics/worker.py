@@ -36,9 +36,10 @@ import ctypes.util
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -53,7 +54,10 @@ WARM_UP_SEED = 1  # a test pattern on which mindtct and NFIQ 2 both run fully
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 128 * 1024
 
+T = TypeVar("T")
+
 _extractor: Extractor | None = None
+_this_thread = threading.local()  # .processor: the Processor whose thread this is (thread mode)
 _extractor_lock = threading.Lock()
 
 
@@ -92,6 +96,17 @@ class Processor:
                 self._executor = self._start()
                 return self._executor.submit(_process, pixels, position, moment)
 
+    def call(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)`` where this Processor runs NBIS: in thread mode on its processing thread (at
+        once when called from it), so that no other thread pays nbis's per-thread memory (see the
+        module docstring); in process mode, or once closed, on the calling thread. Blocks until done;
+        never call it holding a lock that code running on the processing thread waits for."""
+        if self.mode != "thread" or getattr(_this_thread, "processor", None) is self:
+            return fn(*args)
+        with self._lock:
+            future = None if self._closed else self._executor.submit(fn, *args)
+        return fn(*args) if future is None else future.result()
+
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until every worker has loaded NFIQ 2 and processed a warm-up frame."""
         with self._ready_lock:
@@ -124,7 +139,9 @@ class Processor:
         # Load NFIQ 2 now rather than at the first finger (~0.5 s; ~1.5 s for a new process).
         self._ready_workers = 0
         if self.mode == "thread":
-            executor: Executor = ThreadPoolExecutor(self.workers, thread_name_prefix="biometrics")
+            executor: Executor = ThreadPoolExecutor(
+                self.workers, thread_name_prefix="biometrics", initializer=self._mark_thread
+            )
             self._warm_up_done = executor.submit(_warm_up)
             return executor
         context = multiprocessing.get_context("spawn")  # never fork a multi-threaded station
@@ -135,6 +152,9 @@ class Processor:
         for _ in range(self.workers):
             executor.submit(_noop)  # a submit to a pool without an idle worker starts one
         return executor
+
+    def _mark_thread(self) -> None:
+        _this_thread.processor = self
 
 
 def shared_extractor() -> Extractor:

@@ -18,6 +18,8 @@ at ``/``; the API under ``/api``:
 * ``GET /api/events``: server-sent events: a snapshot (``booking``, ``queue``, ``sensor``), then every event
   published on the hub, and ``queue`` whenever the outbox changes. Ends when the hub closes.
 * Demo only (a presenter is configured): ``GET /api/demo/subjects``, ``POST /api/demo/present``.
+* ``/api/diag/...`` for ``livescan diag`` (``station.diag.api``): a token in ``<data_dir>/diag.token``
+  instead of a session.
 
 Errors are JSON ``{error, message, ...}`` with a specific code. Request bodies, form values, names
 and images are never logged.
@@ -95,6 +97,7 @@ class StationServices:
     settings: KioskSettings
     demo: DemoPresenter | None = None
     clock: Clock = field(default=utc_now)
+    data_dir: Path | None = None  # storage.data_dir: the diag token goes there (station.diag.api)
 
 
 class ApiError(Exception):

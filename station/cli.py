@@ -2,23 +2,49 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from central.cli import central, pki
 from drivers import PROFILES, Sensor, SensorError, Timing
-from hw_sim.cli import sim as sim_command
 from station import sensor_tools
-from station.audit_cli import audit
-from station.diag.cli import diag
-from station.queue_cli import queue
-from station.station_cli import demo, sensor_demo, station
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose ``lazy`` subcommands (name -> ``"module:attribute"``) are imported when used,
+    so that ``livescan station run`` does not load the central service or the simulator."""
+
+    def __init__(self, *args: object, lazy: dict[str, str] | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, _, attribute = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy={
+        "sim": "hw_sim.cli:sim",
+        "central": "central.cli:central",
+        "pki": "central.cli:pki",
+        "queue": "station.queue_cli:queue",
+        "audit": "station.audit_cli:audit",
+        "diag": "station.diag.cli:diag",
+        "station": "station.station_cli:station",
+        "demo": "station.station_cli:demo",
+    },
+)
 @click.version_option(package_name="livescan-station", prog_name="livescan")
 def main() -> None:
     """Livescan Station: fingerprint booking station and central matching service."""
@@ -51,7 +77,7 @@ def _open(url: str, model: str, baudrate: int, password: int, negotiate: bool, m
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy={"demo": "station.station_cli:sensor_demo"})
 def sensor() -> None:
     """Talk to a fingerprint module named by URL (device path, sim://, socket://, spy://)."""
 
@@ -103,16 +129,6 @@ def _capture(found: Sensor, out: Path, wait: float) -> None:
         f"(line limit {capture.line_limit_seconds:.2f} s)"
     )
 
-
-main.add_command(sim_command)
-main.add_command(central)
-main.add_command(pki)
-main.add_command(queue)
-main.add_command(audit)
-main.add_command(diag)
-main.add_command(station)
-main.add_command(demo)
-sensor.add_command(sensor_demo)
 
 if __name__ == "__main__":
     sys.exit(main())

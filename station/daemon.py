@@ -18,14 +18,15 @@ re-queued at the next start); the processor closes; the outbox is checkpointed a
 lock is released.
 
 Processing runs on a thread of the daemon, not in a worker process: measured with
-``bench/daemon.py`` (whole station after one booking) that is ~249 MB in one process against
-~393 MB for the daemon (~196 MB), its worker (~184 MB) and multiprocessing's resource tracker
-(~13 MB). nbis-python costs every process that loads it ~48 MB of per-thread storage at import
-and as much again for each further thread that runs NBIS code (so the daemon paid twice for the
-sequence check alone), and a spawned worker re-imports the daemon's whole command line. NBIS
-releases the GIL, so the API and the sensor worker stay responsive; what a separate process would
-add is isolation from a crash in native code, which here costs the open booking (prints live in
-memory only) and a restart by systemd. ``Station(processor_mode="process")`` still gives that.
+``bench/daemon.py`` (whole station after one booking) that is ~198 MB in one process against ~393
+MB for the daemon (~196 MB), its worker (~184 MB) and multiprocessing's resource tracker (~13 MB).
+nbis-python costs every process that loads it ~48 MB of per-thread storage at import and as much
+again for each further thread that runs NBIS code: ``biometrics.worker`` loads it on a short-lived
+thread and every NBIS call runs on the one processing thread (``Processor.call``); a spawned
+worker re-imports the daemon's whole command line. NBIS releases the GIL, so the API and the
+sensor worker stay responsive; what a separate process would add is isolation from a crash in
+native code, which here costs the open booking (prints live in memory only) and a restart by
+systemd. ``Station(processor_mode="process")`` still gives that.
 
 Logs go to stdout, one line per event (journald adds the time when ``JOURNAL_STREAM`` says it is
 listening). ``PersonalDataFilter`` is the last line of defence: code never logs names, PINs or
@@ -503,6 +504,7 @@ class Station:
             events=self.events,
             settings=KioskSettings(ori=config.station.ori, station_name=config.station.name),
             demo=self.demo,
+            data_dir=storage.data_dir,
         )
         processor.wait_ready(START_TIMEOUT_S)
         self.api = ApiServer(create_app(services), self.host, config.kiosk.port)

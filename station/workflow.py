@@ -6,10 +6,14 @@ uploaded frame to the ``Processor`` while the sensor moves on to the next finger
 ``submit`` checks the sequence, builds the CAR transaction, issues its TCN and queues it.
 
 Threads: API calls, the sensor worker's reports and the processor's results all go through one
-lock; nothing waits for the sensor while holding it. Privacy: frames, prints and templates stay in
-memory (dropped on retake, submission and cancellation); the only copy written anywhere is the
-sealed transaction in the outbox. Events and audit details carry booking ids, finger positions,
-scores and TCNs -- never names, images or templates.
+lock; nothing waits for the sensor while holding it. The sequence check's bozorth3 comparisons run
+on the processor's thread (``Processor.call``), so that no other thread pays nbis's per-thread
+memory; nothing waits for that thread while holding the lock, except for a print whose processing
+ended before its callback was registered (the processing thread is then idle).
+
+Privacy: frames, prints and templates stay in memory (dropped on retake, submission and
+cancellation); the only copy written anywhere is the sealed transaction in the outbox. Events and
+audit details carry booking ids, finger positions, scores and TCNs -- never names, images or templates.
 
 Errors the caller maps to answers (all ``WorkflowError`` unless noted): ``BookingInProgress``,
 ``NoOpenBooking``, ``InvalidFinger``, ``InvalidTransition`` (wrong state for the action),
@@ -371,6 +375,7 @@ class BookingWorkflow:
         ``IncompleteBooking`` if a finger is open, ``SequenceCheckFailed`` if two positions hold the
         same finger (those positions are named in the booking's ``duplicates`` too).
         """
+        self._check_missing_pairs()
         with self._lock:
             booking = self._open()
             if booking.state != READY:
@@ -605,32 +610,52 @@ class BookingWorkflow:
                 if finger.fgp != hooks.fgp and finger.processed is not None and finger.processed.template
             ]
         mine = (hooks.fgp, hooks.generation)
-        return {
-            _pair_key((fgp, generation), mine): find_duplicates(
-                {fgp: template, hooks.fgp: processed.template}
-            )
+        pairs = {
+            _pair_key((fgp, generation), mine): {fgp: template, hooks.fgp: processed.template}
             for fgp, generation, template in others
         }
+        return self.processor.call(_compare_pairs, pairs)
+
+    def _check_missing_pairs(self) -> None:
+        """The sequence check's pairs of the open booking not checked yet, on the processing thread
+        (run without the lock: that thread may be waiting for it)."""
+        with self._lock:
+            booking = self._booking
+            if booking is None or not booking.open:
+                return
+            pairs = {
+                key: templates
+                for key, templates in self._accepted_pairs(booking)
+                if key not in booking.pair_checks
+            }
+        if pairs:
+            checks = self.processor.call(_compare_pairs, pairs)
+            with self._lock:
+                booking.pair_checks.update(checks)
 
     # --- helpers (lock held) ------------------------------------------------------------------
 
     def _sequence_check(self, booking: _Booking) -> list[DuplicateFinger]:
         """``find_duplicates`` over the accepted prints, pair by pair, reusing pairs checked earlier."""
+        found: list[DuplicateFinger] = []
+        for key, templates in self._accepted_pairs(booking):
+            if key not in booking.pair_checks:  # a retake since _check_missing_pairs: rare
+                booking.pair_checks[key] = find_duplicates(templates)
+            found += booking.pair_checks[key]
+        return sorted(found, key=lambda d: (-d.score, d.first, d.second))  # as find_duplicates orders them
+
+    @staticmethod
+    def _accepted_pairs(booking: _Booking) -> list[tuple[_PairKey, dict[int, bytes]]]:
+        """Each pair of accepted prints with a template: its key and the two templates by FGP."""
         printed = [
-            finger
+            (finger.fgp, finger.generation, finger.processed.template)
             for finger in booking.fingers.values()
             if finger.state == fsm.ACCEPTED and finger.processed is not None and finger.processed.template
         ]
-        found: list[DuplicateFinger] = []
-        for first, second in itertools.combinations(printed, 2):
-            key = _pair_key((first.fgp, first.generation), (second.fgp, second.generation))
-            if key not in booking.pair_checks:
-                assert first.processed and second.processed
-                booking.pair_checks[key] = find_duplicates(
-                    {first.fgp: first.processed.template, second.fgp: second.processed.template}
-                )
-            found += booking.pair_checks[key]
-        return sorted(found, key=lambda d: (-d.score, d.first, d.second))  # as find_duplicates orders them
+        return [
+            (_pair_key((fgp1, gen1), (fgp2, gen2)), {fgp1: template1, fgp2: template2})
+            for (fgp1, gen1, template1), (fgp2, gen2, template2) in itertools.combinations(printed, 2)
+        ]
 
     def _accept(self, booking: _Booking, finger: FingerCapture, message: str) -> None:
         finger.fire(fsm.ACCEPT, message)
@@ -725,6 +750,11 @@ class BookingWorkflow:
             self._publish(event)
         except Exception:  # a broken subscriber must not stop the capture
             log.exception("publishing a %s event failed", event.get("event"))
+
+
+def _compare_pairs(pairs: dict[_PairKey, dict[int, bytes]]) -> dict[_PairKey, list[DuplicateFinger]]:
+    """``find_duplicates`` of each pair of templates (FGP -> template), by pair key."""
+    return {key: find_duplicates(templates) for key, templates in pairs.items()}
 
 
 def _pair_key(a: tuple[int, int], b: tuple[int, int]) -> _PairKey:

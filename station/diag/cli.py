@@ -210,7 +210,7 @@ def clear_library(settings: _Settings, yes: bool) -> None:
 def capture(settings: _Settings, out: Path, wait_s: float, as_json: bool) -> None:
     """A test capture: PNG with minutiae, NFIQ 2, minutiae count, upload time against the line limit."""
     if not as_json:
-        click.echo(f"place a finger on the sensor (waiting up to {wait_s:.0f} s)")
+        click.echo(f"place a finger on the sensor (waiting up to {wait_s:g} s)")
     _emit(Report(settings.diagnostics(strict=True).capture(out, wait_s)), as_json)
 
 

@@ -4,13 +4,16 @@
     report = diagnostics.report()          # sensor, network, queue, gpio (and a capture if asked)
     sys.exit(report.exit_code)
 
-While the station daemon runs (``station.diag.daemon.find_daemon``) the sensor is asked through
-the daemon's API and never opened here; the capture and GPIO checks, which need the hardware the
-daemon holds, are skipped with the reason.
+While the station daemon runs (``station.diag.daemon.find_daemon``) every check that needs the
+hardware goes through the daemon's API (``station.diag.api``): the sensor is described, the test
+capture taken and the status panel and TOUCH line tested by the daemon, and the port is never
+opened here. While a booking is open the daemon refuses capture and GPIO tests (skipped, with the
+reason). Changing the module's settings and recording its traffic need the daemon stopped.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.errors import SensorError
+from drivers.gpio import LEDS
 from drivers.sensor import Sensor, Timing
 from station.config import StationConfig
 from station.diag import capture as capture_check
@@ -26,9 +30,16 @@ from station.diag import gpio as gpio_check
 from station.diag import network as network_check
 from station.diag import queue as queue_check
 from station.diag import sensor as sensor_check
-from station.diag.daemon import Daemon, DaemonUnreachable, find_daemon
+from station.diag.daemon import Daemon, DaemonRefused, DaemonUnreachable, find_daemon
 from station.diag.report import FAIL, OK, SKIP, Finding, Report
 from station.diag.system import SystemRoot
+
+DAEMON_MARGIN_S = 150.0  # beyond a test's own length: the upload, processing, a queued sensor job
+_REFUSED_ADVICE = {
+    401: "run livescan diag as root or as the station's service user",
+    403: "the daemon restarted meanwhile? run it again",
+    409: "the officer's capture has priority; try again when no booking is open",
+}
 
 
 class DaemonRunning(Exception):
@@ -135,10 +146,14 @@ class Diagnostics:
 
     def capture(self, out: Path, wait_s: float) -> list[Finding]:
         try:
+            daemon = self.daemon()
+            if daemon is not None:
+                return [self._daemon_capture(daemon, out, wait_s)]
             with self.open_sensor() as sensor:
                 return [capture_check.test_capture(sensor, out, wait_s)]
-        except DaemonRunning as exc:
-            return [Finding("capture", "capture", SKIP, str(exc), "or take a print from the kiosk page")]
+        except DaemonRefused as exc:
+            status = SKIP if exc.status == 409 else FAIL
+            return [Finding("capture", "capture", status, str(exc), _REFUSED_ADVICE.get(exc.status, ""))]
         except DaemonUnreachable as exc:
             return [Finding("capture", "capture", FAIL, str(exc))]
         except SensorError as exc:
@@ -151,6 +166,17 @@ class Diagnostics:
                     "run `livescan diag sensor`",
                 )
             ]
+
+    @staticmethod
+    def _daemon_capture(daemon: Daemon, out: Path, wait_s: float) -> Finding:
+        """The test capture taken by the daemon's sensor worker, its PNG written to ``out``."""
+        answer = daemon.post("/api/diag/capture", {"wait_s": wait_s}, timeout=wait_s + DAEMON_MARGIN_S)
+        try:
+            picture = base64.b64decode(str(answer.pop("png")), validate=True)
+        except (KeyError, ValueError):
+            raise DaemonUnreachable("the station daemon's test capture came without its PNG") from None
+        out.write_bytes(picture)
+        return capture_check.finding(answer, out, where=" (taken by the station daemon)")
 
     def gpio(
         self,
@@ -168,15 +194,12 @@ class Diagnostics:
                 )
             ]
         try:
-            if self.daemon() is not None:
-                return [
-                    Finding(
-                        "gpio",
-                        "gpio",
-                        SKIP,
-                        "the station daemon drives the GPIO; stop it to test the LEDs and TOUCH",
-                    )
-                ]
+            daemon = self.daemon()
+            if daemon is not None:
+                return self._daemon_gpio(daemon, watch_s=watch_s, blink_s=blink_s)
+        except DaemonRefused as exc:
+            status = SKIP if exc.status == 409 else FAIL
+            return [Finding("gpio", "gpio", status, str(exc), _REFUSED_ADVICE.get(exc.status, ""))]
         except DaemonUnreachable as exc:
             return [Finding("gpio", "gpio", FAIL, str(exc))]
         factory = self.pin_factory if self.pin_factory is not None else gpio.pin_factory or None
@@ -189,6 +212,71 @@ class Diagnostics:
             watch_s=watch_s,
             sleep=sleep,
         )
+
+    def _daemon_gpio(self, daemon: Daemon, *, watch_s: float, blink_s: float) -> list[Finding]:
+        """The daemon shows each cue on its status panel and watches its TOUCH line."""
+        gpio = self.config.gpio
+        pins = gpio.pins()
+        answer = daemon.post(
+            "/api/diag/gpio",
+            {"blink_s": blink_s, "watch_s": watch_s},
+            timeout=4 * blink_s + watch_s + DAEMON_MARGIN_S,
+        )
+        shown = list(answer.get("cues") or [])
+        findings = []
+        for name in LEDS:
+            cue = name.removeprefix("led_")
+            if not pins.get(name):
+                continue
+            if cue in shown:
+                findings.append(
+                    Finding(
+                        "gpio",
+                        name,
+                        OK,
+                        f"the daemon's status panel showed {cue!r}: GPIO {pins[name]} lit for {blink_s:g} s",
+                        f"if it never lit, check its wiring (and resistor) to GPIO {pins[name]} and ground",
+                        {"pin": pins[name]},
+                    )
+                )
+            else:
+                findings.append(
+                    Finding("gpio", name, SKIP, f"not shown: a booking was opened ({cue!r} cue left out)")
+                )
+        if pins.get("buzzer"):
+            sounded = [cue for cue in ("good", "error") if cue in shown]
+            findings.append(
+                Finding(
+                    "gpio",
+                    "buzzer",
+                    OK if sounded else SKIP,
+                    f"GPIO {pins['buzzer']} beeped with the {' and '.join(sounded)} cue"
+                    if sounded
+                    else "not sounded: a booking was opened",
+                    f"if it was silent, check its wiring to GPIO {pins['buzzer']} and that it is an active "
+                    "buzzer",
+                    {"pin": pins["buzzer"]},
+                )
+            )
+        watched = answer.get("touch")
+        if pins.get("touch"):
+            if not isinstance(watched, dict):
+                findings.append(
+                    Finding(
+                        "gpio",
+                        "touch",
+                        FAIL,
+                        "the station daemon has no TOUCH line",
+                        "it started with another configuration: systemctl restart livescan-station",
+                    )
+                )
+            elif watched.get("stopped_early"):
+                findings.append(Finding("gpio", "touch", SKIP, "the watch stopped: a booking was opened"))
+            else:
+                findings.append(
+                    gpio_check.touch_finding(pins["touch"], gpio.touch_active_low, watch_s, watched)
+                )
+        return findings
 
     def network(self, **options: Any) -> list[Finding]:
         centre = self.config.centre

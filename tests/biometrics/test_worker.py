@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import signal
+import subprocess
+import sys
 import threading
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
@@ -102,3 +104,32 @@ def test_a_dead_worker_is_replaced():
 
 def test_glibc_is_told_to_hand_freed_big_blocks_back() -> None:
     assert return_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_call_runs_on_the_processing_thread_in_thread_mode() -> None:
+    with Processor(mode="thread") as processor:
+        processing = processor.call(threading.get_ident)
+        assert processing != threading.get_ident()
+        # From the processing thread itself it runs at once (no deadlock waiting on its own queue).
+        assert processor.call(processor.call, threading.get_ident) == processing
+    assert processor.call(threading.get_ident) == threading.get_ident()  # closed: the caller's thread
+
+
+def test_importing_biometrics_leaves_nbis_loaded_by_another_thread() -> None:
+    """nbis's per-thread storage (~47 MB) is paid by a loader thread that ends, not by the importer:
+    a fresh interpreter's main thread must not be the one that loaded it."""
+    probe = (
+        "import sys, threading\n"
+        "loaders = []\n"
+        "real = threading.Thread.start\n"
+        "def start(self):\n"
+        "    loaders.append(self.name)\n"
+        "    real(self)\n"
+        "threading.Thread.start = start\n"
+        "import biometrics.matching\n"
+        "assert 'nbis' in sys.modules\n"
+        "print(loaders)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "nbis-loader" in result.stdout

@@ -1,5 +1,6 @@
-"""``livescan diag`` beside a running station daemon: it asks the daemon (``/api/diag/sensor``) and
-never opens the port a second time; what needs the hardware is skipped or refused with the reason.
+"""``livescan diag`` beside a running station daemon: it asks the daemon (``/api/diag/sensor``, with
+the token the daemon wrote) and never opens the port a second time; module changes and recording
+are refused with the reason. Capture and GPIO through a whole station: ``test_diag_station.py``.
 
 The "daemon" here is the daemon's own parts: its lock on ``<data_dir>/station.lock``, a real
 ``SensorWorker`` owning a simulated module, and the diag router served by uvicorn on 127.0.0.1.
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import requests
 from click.testing import CliRunner
 from diag_helpers import TIMING, WINDOW, sim_device, sim_url
 from fastapi import FastAPI
@@ -21,8 +23,8 @@ from station.config import StationConfig
 from station.daemon import ApiServer
 from station.diag.api import router
 from station.diag.cli import diag
-from station.diag.daemon import LOCK_FILE, find_daemon, lock_holder
-from station.diag.report import FAIL, OK, SKIP
+from station.diag.daemon import LOCK_FILE, TOKEN_FILE, TOKEN_HEADER, find_daemon, lock_holder
+from station.diag.report import FAIL, OK
 from station.diag.runner import Diagnostics
 from station.diag.system import SystemRoot
 from station.sensor_worker import SensorWorker
@@ -55,12 +57,8 @@ def daemon(tmp_path: Path) -> Iterator[RunningDaemon]:
     worker = SensorWorker(url, timing=TIMING, health_interval_s=30)
     worker.start()
     assert worker.wait_ready(10)
-    app = FastAPI()
-    app.state.services = SimpleNamespace(workflow=SimpleNamespace(sensor=worker))
-    app.include_router(router)
-    server = ApiServer(app, "127.0.0.1", 0)
-    server.start()
     (tmp_path / "data").mkdir()
+    server = diag_server(SimpleNamespace(workflow=SimpleNamespace(sensor=worker), data_dir=tmp_path / "data"))
     lock = ExclusiveLock(tmp_path / "data" / LOCK_FILE)
     lock.acquire()
     config, path = write_config(tmp_path, url, server.port)
@@ -70,6 +68,16 @@ def daemon(tmp_path: Path) -> Iterator[RunningDaemon]:
         lock.release()
         server.stop()
         worker.stop()
+
+
+def diag_server(services: SimpleNamespace) -> ApiServer:
+    """The diag router on uvicorn over ``services``, started (its lifespan writes the token)."""
+    app = FastAPI()
+    app.state.services = services
+    app.include_router(router)
+    server = ApiServer(app, "127.0.0.1", 0)
+    server.start()
+    return server
 
 
 def diagnostics(daemon: RunningDaemon, tmp_path: Path) -> Diagnostics:
@@ -103,13 +111,43 @@ def test_a_disconnected_sensor_in_the_daemon_is_a_failure(daemon: RunningDaemon,
     assert "systemctl stop livescan-station" in findings[0].advice
 
 
-def test_capture_and_gpio_are_skipped_and_changes_refused(daemon: RunningDaemon, tmp_path: Path) -> None:
-    checks = diagnostics(daemon, tmp_path)
-    capture = checks.capture(tmp_path / "x.png", 1.0)
-    assert capture[0].status == SKIP and "owns the sensor" in capture[0].summary
-    assert not (tmp_path / "x.png").exists()
-    gpio = checks.gpio()
-    assert gpio[0].status == SKIP and "daemon drives the GPIO" in gpio[0].summary
+def test_the_diag_endpoints_need_the_token_the_daemon_wrote(daemon: RunningDaemon) -> None:
+    token_file = daemon.config.storage.data_dir / TOKEN_FILE
+    token = token_file.read_text().strip()
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    sensor = daemon.url + "/api/diag/sensor"
+    assert requests.get(sensor, timeout=10).status_code == 401
+    assert requests.get(sensor, headers={TOKEN_HEADER: token[:-1] + "?"}, timeout=10).status_code == 403
+    assert requests.get(sensor, headers={TOKEN_HEADER: token}, timeout=10).status_code == 200
+    found = find_daemon(daemon.config)
+    assert found is not None and found.token == token
+
+
+def test_a_missing_token_file_is_named(daemon: RunningDaemon, tmp_path: Path) -> None:
+    (daemon.config.storage.data_dir / TOKEN_FILE).unlink()
+    findings = diagnostics(daemon, tmp_path).sensor()
+    assert findings[0].status == FAIL and "HTTP 401" in findings[0].summary
+    assert f"{TOKEN_FILE} is missing" in findings[0].summary
+
+
+def test_the_token_lives_as_long_as_the_api_and_nothing_is_served_without_one(tmp_path: Path) -> None:
+    server = diag_server(SimpleNamespace(workflow=SimpleNamespace(sensor=None), data_dir=tmp_path))
+    try:
+        assert (tmp_path / TOKEN_FILE).exists()
+    finally:
+        server.stop()
+    assert not (tmp_path / TOKEN_FILE).exists()
+    tokenless = diag_server(SimpleNamespace(workflow=SimpleNamespace(sensor=None)))  # no data_dir
+    try:
+        answer = requests.get(tokenless.url + "api/diag/sensor", headers={TOKEN_HEADER: "x"}, timeout=10)
+        assert answer.status_code == 503 and "no diag token" in answer.json()["detail"]
+    finally:
+        tokenless.stop()
+
+
+def test_module_changes_and_recording_are_refused_while_the_daemon_runs(
+    daemon: RunningDaemon, tmp_path: Path
+) -> None:
     base = ["--config", str(daemon.config_file), "--root", str(tmp_path)]
     refused = CliRunner().invoke(diag, [*base, "sensor", "set-baud", "115200", "--yes"])
     assert refused.exit_code == 1 and "stop it (systemctl stop livescan-station)" in refused.output
