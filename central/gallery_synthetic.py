@@ -137,6 +137,8 @@ _SURNAMES = (
     "HERNANDEZ", "MILLER", "DAVIS", "RIVERA", "WILSON", "MORALES", "TAYLOR", "SILVA", "ANDERSON",
 )  # fmt: skip
 _GIVEN = ("JOSE", "MARIA", "JOHN", "LINDA", "AHMED", "ANNA", "DAVID", "ROSA", "PETER", "GRACE", "LUIS", "MEI")
+# Bump when the synthetic demographics or records change: caches of built populations key on it.
+DEMOGRAPHICS_VERSION = 2  # 2: NCIC country codes
 # NCIC country codes: Mexico, Guatemala, El Salvador, Honduras, Poland, Nigeria, Vietnam, China.
 _FOREIGN = ("MM", "GT", "EL", "HD", "PO", "NG", "RV", "RC")
 _PLACES = ("NY", "CA", "TX", "FL", *_FOREIGN)

@@ -40,6 +40,7 @@ from central.galleries import GALLERY_FILE, Gallery
 from central.gallery_schema import SCHEMA_VERSION
 from central.gallery_synthetic import (
     CAPTURE_FIRST_IMPRESSION,
+    DEMOGRAPHICS_VERSION,
     SYNTHETIC_ORI,
     enroll_synthetic,
     planned_galleries,
@@ -121,7 +122,9 @@ def cached_population(
             f"--population must be 1..{MAX_POPULATION} (the simulator's subjects), not {population}"
         )
     directory = cache_dir or demo_cache_dir()
-    cached = directory / f"galleries-g{GENERATOR_VERSION}-s{SCHEMA_VERSION}-seed{seed}-n{population}"
+    cached = directory / (
+        f"galleries-g{GENERATOR_VERSION}-d{DEMOGRAPHICS_VERSION}-s{SCHEMA_VERSION}-seed{seed}-n{population}"
+    )
     if (cached / GALLERY_FILE).is_file():
         return cached
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
