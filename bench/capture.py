@@ -2,10 +2,11 @@
 
 The simulated R307 runs in a child process on a pty (``livescan sim``), with real UART timing and
 the manual's instruction latencies; it applies new settings at once, so the sensor worker
-negotiates 115200 baud / 256-byte packets when it opens. The processing worker is one process,
-as in the daemon. Each finger is presented the moment the workflow arms it (from the event
-callback, before the sensor is asked), with an impression chosen beforehand that the module's
-Img2Tz and the quality threshold accept, so the figures measure the station, not print quality.
+negotiates 115200 baud / 256-byte packets when it opens. The processing worker is one process (the
+daemon's ``processor_mode="process"``; by default it processes on a thread). Each finger is
+presented the moment the workflow arms it (from the event callback, before the sensor is asked),
+with an impression chosen beforehand that the module's Img2Tz and the quality threshold accept, so
+the figures measure the station, not print quality.
 
 Figures (JSON lines):
 

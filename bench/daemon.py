@@ -4,14 +4,14 @@
 
 A fresh PKI, a centre (``--matching off``) and a simulator on a pty (real UART timing) as in
 ``tests/station/daemon_helpers.py``; then ``livescan station run`` in a child process, started
-through the installed console script with the systemd unit's ``Environment=`` settings, as
-systemd starts it (what a worker process re-imports depends on it). Once it is ready: resident
-memory (VmRSS) of the daemon and of every process it started (a processing worker,
-multiprocessing's resource tracker), named, after start and again after one ten-print booking
-through the kiosk API; ``total_mb`` is the whole station (goal <= 200 MB), ``daemon_mb`` the
-daemon process alone. CPU time of all of them over ``--idle`` seconds with nobody at the kiosk,
-from ``/proc/<pid>/stat`` (goal < 1 % of one core). Each line carries the load average, since
-the machine may be shared.
+through the installed console script with the systemd unit's ``Environment=`` settings, as systemd
+starts it (what a worker process re-imports depends on it). Once it is ready: resident memory
+(VmRSS) of the daemon and of every process it started, if any (a processing worker and
+multiprocessing's resource tracker in process mode), named, after start and again after one
+ten-print booking through the kiosk API; ``total_mb`` is the whole station (goal <= 200 MB),
+``daemon_mb`` the daemon process alone. CPU time of all of them over ``--idle`` seconds with nobody
+at the kiosk, from ``/proc/<pid>/stat`` (goal < 1 % of one core). Each line carries the load
+average, since the machine may be shared.
 """
 
 from __future__ import annotations

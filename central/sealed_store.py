@@ -99,8 +99,9 @@ class SealedStore(SqliteStore):
             self.keys = self._key_source(keys)
             self.sealer = Sealer(self.keys)
             applied = self.migrate(migrations(self.sealer))
-            if SEALING_VERSION in applied and 1 not in applied:
-                self.compact()  # plaintext pages of version 1 must not outlive the migration
+            if SEALING_VERSION in applied and 1 not in applied and not self.compact():
+                # plaintext pages of version 1 must not outlive the migration
+                log.warning("%s: sealed, but a reader kept its WAL busy; old frames go as it is reused", path)
             self._check_key()
         except BaseException:
             self.close()

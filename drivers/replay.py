@@ -112,8 +112,9 @@ class ReplayPort(SerialBase):
             recorded = (
                 expected.data.hex(" ") if expected is not None and expected.direction == TX else "nothing"
             )
+            number = 1 + sum(chunk.direction == TX for chunk in self._chunks[:position])
             raise ReplayMismatch(
-                f"write #{position + 1} differs from the recording: sent {data.hex(' ')}, recorded {recorded}"
+                f"write #{number} differs from the recording: sent {data.hex(' ')}, recorded {recorded}"
             )
         position += 1
         while position < len(self._chunks) and self._chunks[position].direction == RX:

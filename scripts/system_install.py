@@ -4,13 +4,15 @@ Run as root after `./install.sh` has made the checkout's .venv. Every step is id
 what it did. ``--root DIR`` applies everything under DIR instead of / (a fake root or a chroot): the
 tests use it, and it is how an SD-card image can be prepared from another machine.
 
-What it does (``--uninstall`` reverses each step, but keeps /etc/livescan and /var/lib/livescan,
-the queue and the key that reads it, unless ``--purge``):
+What it does (``--uninstall`` reverses each step, but keeps /etc/livescan, /var/lib/livescan and
+/var/lib/livescan-centre, the queue, the centre's data and the keys that read them, unless
+``--purge``):
 
 * the service user (system account, no login) in the ``dialout`` and ``gpio`` groups;
 * /etc/livescan (0750, root:user) with station.toml (0640; never overwritten once there), the
   outbox key (0600, the user; made once, never replaced: losing it loses the queue) and pki/ for
-  the site CA and the station's certificate; /var/lib/livescan (0700, the user) for the outbox;
+  the site CA and the station's certificate; /var/lib/livescan (0700, the user, and everything in
+  it) for the outbox;
 * the UART: ``enable_uart=1`` and the overlay this Pi model needs in the firmware's config.txt,
   the serial console removed from cmdline.txt (a backup is kept): a reboot is needed afterwards;
 * a udev rule giving the sensor's port the stable name /dev/livescan-sensor;
@@ -47,6 +49,11 @@ UNITS = {
 OUTBOX_KEY = "/etc/livescan/outbox.key"  # config/station.toml's storage.key_file
 UDEV_RULE = "etc/udev/rules.d/99-livescan-sensor.rules"
 CMDLINE_BACKUP_SUFFIX = ".livescan-backup"
+KEPT = {  # what --uninstall leaves unless --purge
+    "/etc/livescan": "configuration, outbox key, certificates",
+    "/var/lib/livescan": "queued bookings, audit log, operators",
+    "/var/lib/livescan-centre": "the centre's databases and key",  # livescan-centre's StateDirectory
+}
 
 
 class InstallError(Exception):
@@ -114,9 +121,11 @@ class Installer:
             self._run("usermod", "--append", "--groups", "dialout,gpio", self.user)
             self.say(f"user {self.user} exists; in groups dialout and gpio")
             return
+        # userdel keeps the user's group when USERGROUPS_ENAB is off: a reinstall then joins it.
+        group = ("--gid", self.user) if self._group_exists(self.user) else ("--user-group",)
         self._run(
             "useradd", "--system", "--home-dir", "/var/lib/livescan", "--no-create-home",
-            "--shell", "/usr/sbin/nologin", "--user-group", "--groups", "dialout,gpio", self.user,
+            "--shell", "/usr/sbin/nologin", *group, "--groups", "dialout,gpio", self.user,
         )  # fmt: skip
         self.say(f"created system user {self.user} (groups dialout, gpio)")
 
@@ -125,6 +134,7 @@ class Installer:
         self._directory("/etc/livescan", 0o750, 0, gid)
         self._directory("/etc/livescan/pki", 0o750, 0, gid)
         self._directory("/var/lib/livescan", 0o700, uid, gid)
+        self._own_contents("/var/lib/livescan", uid, gid)
         config = self.path("/etc/livescan/station.toml")
         if config.exists():
             self.say("kept /etc/livescan/station.toml as it is")
@@ -199,14 +209,14 @@ class Installer:
         if backup.exists():
             backup.replace(boot / "cmdline.txt")
             self.say("restored cmdline.txt from its backup (serial console back after a reboot)")
-        for kept in ("/etc/livescan", "/var/lib/livescan"):
+        for kept, holding in KEPT.items():
             if not self.path(kept).exists():
                 continue
             if purge:
                 shutil.rmtree(self.path(kept))
                 self.say(f"removed {kept} (--purge)")
             else:
-                self.say(f"kept {kept} (configuration, outbox key, queued bookings); --purge removes it")
+                self.say(f"kept {kept} ({holding}); --purge removes it")
         if self._user_exists():
             self._run("userdel", self.user)
             self.say(f"removed user {self.user}")
@@ -274,6 +284,13 @@ class Installer:
         entry = next(entry for entry in self._passwd("passwd") if entry[0] == self.user)
         return int(entry[2]), int(entry[3])
 
+    def _own_contents(self, absolute: str, uid: int, gid: int) -> None:
+        # A reinstall after --uninstall may give the user another uid, and a technician's `sudo
+        # livescan queue ...` may leave root-owned files (a WAL): the service must own them all.
+        for directory, subdirectories, files in os.walk(self.path(absolute)):
+            for name in (*subdirectories, *files):
+                os.chown(Path(directory, name), uid, gid, follow_symlinks=False)
+
     def _directory(self, absolute: str, mode: int, uid: int, gid: int) -> None:
         directory = self.path(absolute)
         directory.mkdir(parents=True, exist_ok=True)
@@ -310,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-simulator", action="store_true", help="also the simulated sensor's unit")
     parser.add_argument("--with-centre", action="store_true", help="also the central service's unit")
     parser.add_argument("--uninstall", action="store_true", help="reverse a previous --system install")
-    parser.add_argument("--purge", action="store_true", help="with --uninstall: delete /var/lib/livescan")
+    parser.add_argument("--purge", action="store_true", help="with --uninstall: delete the data and keys too")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("install.sh --system: run as root (sudo ./install.sh --system)", file=sys.stderr)

@@ -31,8 +31,8 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -72,7 +72,9 @@ SECURITY_HEADERS = {
 
 class DemoPresenter(Protocol):
     def subjects(self) -> list[dict[str, Any]]: ...
-    def present(self, subject: str, substitute: dict[int, int] | None = None) -> None: ...
+    def present(
+        self, subject: str, substitute: dict[int, int] | None = None, smudge: bool = False
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,19 @@ def _fgp(fgp: int) -> int:
     return fgp
 
 
+@contextmanager
+def _sign_in_errors(failed: str) -> Iterator[None]:
+    """A wrong id or PIN (401 ``failed``), a lockout (423) or an officer for a supervisor (403)."""
+    try:
+        yield
+    except SignInFailed as exc:
+        raise ApiError(401, failed, str(exc), attempts_left=exc.attempts_left) from None
+    except LockedOut as exc:
+        raise ApiError(423, "locked_out", str(exc), locked_until=exc.until.isoformat()) from None
+    except NotSupervisor as exc:
+        raise ApiError(403, "not_supervisor", str(exc)) from None
+
+
 def signed_session(request: Request) -> Session:
     """The caller's live session (its idle time restarts), else ``SessionExpired`` (401)."""
     services: StationServices = request.app.state.services
@@ -288,6 +303,8 @@ def create_app(services: StationServices) -> FastAPI:
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        if not _same_origin(request):
+            return ApiError(403, "cross_origin", "the station takes calls from its own page only").response()
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -344,12 +361,8 @@ def create_app(services: StationServices) -> FastAPI:
 
     @app.post("/api/session")
     def sign_in(body: SignIn) -> JSONResponse:
-        try:
+        with _sign_in_errors("sign_in_failed"):
             started = services.operators.sign_in(body.operator, body.pin)
-        except SignInFailed as exc:
-            raise ApiError(401, "sign_in_failed", str(exc), attempts_left=exc.attempts_left) from None
-        except LockedOut as exc:
-            raise ApiError(423, "locked_out", str(exc), locked_until=exc.until.isoformat()) from None
         response = JSONResponse(started.operator.as_dict())
         response.set_cookie(COOKIE, started.token, httponly=True, samesite="strict", path="/")
         return response
@@ -457,14 +470,8 @@ def create_app(services: StationServices) -> FastAPI:
     def override(fgp: int, body: OverrideBody, signed: Signed) -> dict[str, Any]:
         _open()
         _fgp(fgp)
-        try:
+        with _sign_in_errors("override_refused"):
             supervisor = services.operators.verify_supervisor(body.supervisor, body.pin)
-        except SignInFailed as exc:
-            raise ApiError(401, "override_refused", str(exc), attempts_left=exc.attempts_left) from None
-        except LockedOut as exc:
-            raise ApiError(423, "locked_out", str(exc), locked_until=exc.until.isoformat()) from None
-        except NotSupervisor as exc:
-            raise ApiError(403, "not_supervisor", str(exc)) from None
         workflow.override(fgp, supervisor.id)
         return _view()
 
@@ -532,13 +539,10 @@ def create_app(services: StationServices) -> FastAPI:
                         event = await subscription.next(KEEPALIVE_SECONDS)
                     except SubscriptionClosed:
                         return
-                    if event is None:
-                        if not services.operators.active(token):
-                            yield _sse({"event": "session", "state": "expired"})
-                            return
-                        yield ": keepalive\n\n"
-                    else:
-                        yield _sse(event)
+                    if not services.operators.active(token):  # signed out, locked or idle
+                        yield _sse({"event": "session", "state": "expired"})
+                        return
+                    yield ": keepalive\n\n" if event is None else _sse(event)
             finally:
                 subscription.close()
 
@@ -574,8 +578,7 @@ def create_app(services: StationServices) -> FastAPI:
             raise ApiError(
                 404, "unknown_subject", f"no demo subject {body.subject[:20]!r}; pick one from the list"
             )
-        options: dict[str, Any] = {"smudge": True} if body.smudge else {}
-        presenter.present(body.subject, substitute or None, **options)
+        presenter.present(body.subject, substitute or None, smudge=body.smudge)
         audit(
             signed.operator.id, "demo_subject_presented", f"{body.subject}, {len(substitute)} substitution(s)"
         )
@@ -594,6 +597,18 @@ def sensor_snapshot(workflow: Any) -> dict[str, Any] | None:
         return None
     now = status()
     return {"event": "sensor", "state": str(now.get("state", "")), "message": str(now.get("message", ""))}
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's state-changing call comes from this station's own page (or is not a browser's).
+
+    SameSite=Strict does not stop another page on 127.0.0.1 (another port is the same site), so a
+    call that changes state and names an ``Origin`` must name this one.
+    """
+    origin = request.headers.get("origin")
+    if origin is None or request.method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 def _sse(event: dict[str, Any]) -> str:

@@ -16,22 +16,13 @@ from pathlib import Path
 
 import click
 
-from station.outbox_access import DEFAULT_DATABASE, DEFAULT_KEY_FILE, Paths, opened
+from station.outbox_access import Paths, opened, pass_paths, path_options
 from station.queue_cli import CONTEXT
 from sync.outbox.audit import since_timestamp
 
-pass_paths = click.make_pass_decorator(Paths)
-
 
 @click.group("audit", context_settings=CONTEXT)
-@click.option(
-    "--db", "database", type=click.Path(dir_okay=False, path_type=Path), envvar="LIVESCAN_OUTBOX",
-    default=DEFAULT_DATABASE, show_default=True, help="the outbox database (holds the audit log)",
-)  # fmt: skip
-@click.option(
-    "--key-file", type=click.Path(dir_okay=False, path_type=Path), envvar="LIVESCAN_OUTBOX_KEY",
-    default=DEFAULT_KEY_FILE, show_default=True, help="the outbox key file (the chain's MAC keys)",
-)  # fmt: skip
+@path_options("the outbox database (holds the audit log)")
 @click.pass_context
 def audit(context: click.Context, database: Path, key_file: Path) -> None:
     """The station's audit log: sign-ins, captures, overrides, submissions, reads, purges."""

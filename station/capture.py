@@ -18,8 +18,9 @@ sensor-side events through its hooks::
 * capturing: a finger was imaged; the module's own Img2Tz is the fast gate. A messy (0x06) or
   featureless (0x07) image goes back to waiting at once with plain feedback, before the ~3 s upload;
   the sensor then waits (up to ``lift_wait_s``) for the finger to be lifted before the next image.
-* uploading: UpImage with progress; processing: NFIQ 2, minutiae, WSQ in ``biometrics.worker``
-  while the sensor is already armed for the next finger (``auto_advance``).
+* uploading: UpImage with progress; processing: NFIQ 2, minutiae, WSQ on the workflow's
+  ``Processor`` (a thread of the daemon) while the sensor is already armed for the next finger
+  (``auto_advance``).
 * review: the print is ready. With ``auto_accept`` (the default) a print at or above
   ``quality_threshold`` is accepted at once -- the officer still sees it and can retake it until
   the booking is submitted; a print below the threshold waits for retake, a supervisor override

@@ -492,10 +492,9 @@ class Station:
             idle=timedelta(minutes=config.kiosk.idle_lock_minutes),
         )
         self._parts.append(("sessions", lambda: operators.sign_out_all("station stopped")))
-        self.listeners.append(EventListener(self.events, log_event, "event-log"))
+        self._listen(log_event, "event-log")
         if self.demo is not None:
-            self.listeners.append(EventListener(self.events, self.demo.handle, "demo-presenter"))
-        self._parts.append(("event listeners", self._stop_listeners))
+            self._listen(self.demo.handle, "demo-presenter")
 
         services = StationServices(
             workflow=workflow,
@@ -525,12 +524,14 @@ class Station:
         self._parts.append(("status panel", panel.close))
         if touch is not None:
             self._parts.append(("touch line", touch.close))
-        self.listeners.append(EventListener(self.events, panel.on_event, "status-panel"))
+        self._listen(panel.on_event, "status-panel")
         return touch
 
-    def _stop_listeners(self) -> None:
-        for listener in self.listeners:
-            listener.stop()
+    def _listen(self, handler: Callable[[dict[str, Any]], None], name: str) -> None:
+        """An ``EventListener`` thread, stopped with the parts started before it."""
+        listener = EventListener(self.events, handler, name)
+        self.listeners.append(listener)
+        self._parts.append((f"{name} listener", listener.stop))
 
     # --- audit ----------------------------------------------------------------------------
 
@@ -586,10 +587,9 @@ class Station:
         if self._parts:  # started (at least in part): the lock was ours
             self.notifier.stopping("stopping")
         self.watchdog.stop()
-        order = {name: index for index, (name, _) in enumerate(self._parts)}
         # the streams end first so the API can finish its requests; the rest in reverse start order
-        parts = sorted(self._parts, key=lambda part: (part[0] != "event streams", -order[part[0]]))
-        for name, stop in parts:
+        parts = sorted(enumerate(self._parts), key=lambda part: (part[1][0] != "event streams", -part[0]))
+        for _, (name, stop) in parts:
             try:
                 stop()
             except Exception:

@@ -259,14 +259,24 @@ def _actor(typed_id: str) -> str:
 
 @dataclass
 class _Failures:
+    last: datetime  # the latest failure
     count: int = 0
     locked_until: datetime | None = None
+
+    def stale(self, now: datetime, lockout: timedelta) -> bool:
+        """Nothing to remember any more: the lockout has ended, or no failure for ``lockout``."""
+        if self.locked_until is not None:
+            return self.locked_until <= now
+        return now - self.last >= lockout
 
 
 class Operators:
     """Sign-in, lockout and sessions over an ``OperatorFile``. Thread-safe."""
 
-    MAX_TRACKED_IDS = 1000  # failure counters kept for at most this many ids (unknown ids included)
+    # Failure counters are kept for at most this many ids (unknown ids included). A counter is never
+    # dropped while it matters: when the table is full of live ones, untracked ids are refused
+    # (fail closed) rather than letting a flood of ids reset a locked id's counter.
+    MAX_TRACKED_IDS = 1000
 
     def __init__(
         self,
@@ -287,6 +297,7 @@ class Operators:
         self._audit = audit
         self._clock = clock
         self._lock = threading.Lock()
+        self._checking = threading.Lock()
         self._failures: dict[str, _Failures] = {}
         self._sessions: dict[str, Session] = {}
 
@@ -353,21 +364,26 @@ class Operators:
         return until if until and until > self._clock() else None
 
     def _check(self, operator_id: str, pin: str, *, purpose: str) -> Operator:
+        # One check at a time: parallel guesses would all pass the lockout test before any failed.
+        with self._checking:
+            return self._check_now(operator_id, pin, purpose)
+
+    def _check_now(self, operator_id: str, pin: str, purpose: str) -> Operator:
         actor = _actor(operator_id)
         now = self._clock()
         with self._lock:
             entry = self._failures.get(operator_id)
-            if entry and entry.locked_until:
-                if entry.locked_until > now:
-                    until = entry.locked_until
-                    locked = True
-                else:
-                    del self._failures[operator_id]
-                    locked = False
-            else:
-                locked = False
-        if locked:
-            self._audit(actor, "sign_in_refused", f"{purpose}: locked out")
+            if entry is not None and entry.locked_until is not None and entry.locked_until <= now:
+                del self._failures[operator_id]
+                entry = None
+            if entry is None and len(self._failures) >= self.MAX_TRACKED_IDS:
+                for stale in [key for key, kept in self._failures.items() if kept.stale(now, self.lockout)]:
+                    del self._failures[stale]
+            full = entry is None and len(self._failures) >= self.MAX_TRACKED_IDS
+            until = entry.locked_until if entry is not None else (now + self.lockout if full else None)
+        if until is not None:
+            detail = "locked out" if not full else "too many ids failing; every untracked id is refused"
+            self._audit(actor, "sign_in_refused", f"{purpose}: {detail}")
             raise LockedOut(until)
         found = self.accounts.verify(operator_id, pin) if PIN_PATTERN.fullmatch(pin or "") else None
         if found is not None:
@@ -376,11 +392,8 @@ class Operators:
             return found
         known = self.accounts.get(operator_id) is not None
         with self._lock:
-            entry = self._failures.get(operator_id)
-            if entry is None:
-                if len(self._failures) >= self.MAX_TRACKED_IDS:
-                    self._failures.pop(next(iter(self._failures)))
-                entry = self._failures[operator_id] = _Failures()
+            entry = self._failures.setdefault(operator_id, _Failures(now))
+            entry.last = now
             entry.count += 1
             count = entry.count
             if count >= self.max_failures:

@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Publish = Callable[[dict[str, Any]], None]
-StateListener = Callable[[str, str], None]
 
 DEFAULT_TIMING = Timing()
 READY, BUSY, ERROR, DISCONNECTED = "ready", "busy", "error", "disconnected"
@@ -97,10 +96,6 @@ class Session:
         self._job = job
         self.sensor = sensor
         self.touch = worker.touch
-
-    @property
-    def cancelled(self) -> bool:
-        return self._job.cancel_requested or self._worker.stopping
 
     def check(self) -> None:
         """Raise ``WorkerStopping`` or ``JobCancelled`` if the job should end now."""
@@ -191,9 +186,8 @@ class SensorWorker:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._start_lock = threading.Lock()  # also orders submit() against the final drain of the queue
         self._sensor: Sensor | None = None
-        self._listeners: list[StateListener] = []
         self._state = STARTING
         self._message = "opening the sensor"
         self._info: dict[str, Any] = {}
@@ -246,20 +240,17 @@ class SensorWorker:
     def submit(self, fn: Callable[[Session], T]) -> SensorJob[T]:
         """Queue ``fn(session)`` to run on the worker thread with the sensor; its ``SensorJob``."""
         job: SensorJob[T] = SensorJob(fn)
-        if self.stopping:
-            job.set_exception(WorkerStopping("the sensor worker has stopped"))
-            return job
+        with self._start_lock:
+            if self.stopping:
+                job.set_exception(WorkerStopping("the sensor worker has stopped"))
+                return job
+            self._queue.put(job)
         self.start()
-        self._queue.put(job)
         return job
 
     def describe(self) -> SensorJob[dict[str, Any]]:
         """The module's identity and settings (``sensor_tools.describe``), read on the worker thread."""
         return self.submit(lambda session: sensor_tools.describe(session.sensor))
-
-    def add_listener(self, listener: StateListener) -> None:
-        """Call ``listener(state, message)`` on every change of the published state."""
-        self._listeners.append(listener)
 
     @property
     def state(self) -> str:
@@ -430,13 +421,15 @@ class SensorWorker:
         self._set_state(DISCONNECTED, message)
 
     def _shutdown(self) -> None:
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None and job.set_running_or_notify_cancel():
-                job.set_exception(WorkerStopping("the sensor worker stopped before this job ran"))
+        with self._start_lock:
+            self._stop.set()  # the thread may also end on an error: submit() refuses from now on
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None and job.set_running_or_notify_cancel():
+                    job.set_exception(WorkerStopping("the sensor worker stopped before this job ran"))
         sensor, self._sensor = self._sensor, None
         if sensor is not None:
             sensor.close()
@@ -460,10 +453,10 @@ class SensorWorker:
         if (state, message) == (self._state, self._message):
             return
         self._state, self._message = state, message
-        if state in (READY, BUSY, ERROR, DISCONNECTED):
+        try:
             self.publish({"event": "sensor", "state": state, "message": message})
-        for listener in list(self._listeners):
-            listener(state, message)
+        except Exception:  # a broken subscriber must not end the worker thread
+            log.exception("publishing the sensor state %r failed", state)
 
 
 __all__ = [

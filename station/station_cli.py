@@ -5,8 +5,7 @@
     livescan demo [--workdir DIR] [--population N]                the whole system on 127.0.0.1
     livescan sensor demo [--out capture.png]                      issue 2's simulator + capture demo
 
-Registered by ``station.cli``: ``main.add_command(station)``, ``main.add_command(demo)`` and
-``sensor.add_command(sensor_demo)``.
+``station.cli`` imports this module only when one of these commands runs (its ``LazyGroup``).
 """
 
 from __future__ import annotations

@@ -38,12 +38,14 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from sync.clock import Clock, timestamp, utc_now
+from sync.lock import ExclusiveLock, LockBusy
 
 FORMAT = "livescan-outbox-keys/1"
 KEY_BYTES = 32
@@ -160,22 +162,39 @@ def load_key_ring(path: Path, *, create_with: str | None = None) -> KeyRing:
 
 def rotate_key_file(path: Path, clock: Clock = utc_now) -> KeyRing:
     """Add a new key to ``path`` and make it the active one; the older keys stay for reading."""
-    ring = load_key_ring(path)
-    entry = new_entry(clock)
-    rotated = KeyRing(entry.id, (*ring.entries, entry), path)
-    _replace(path, rotated)
+    with _changing(path):
+        ring = load_key_ring(path)
+        entry = new_entry(clock)
+        rotated = KeyRing(entry.id, (*ring.entries, entry), path)
+        _replace(path, rotated)
     return rotated
 
 
 def retire_keys(path: Path, in_use: Iterable[str]) -> list[str]:
     """Remove the keys of ``path`` that are neither active nor in ``in_use``; the ids removed."""
-    ring = load_key_ring(path)
-    keep = {ring.active_id, *in_use}
-    kept = tuple(entry for entry in ring.entries if entry.id in keep)
-    removed = [entry.id for entry in ring.entries if entry.id not in keep]
-    if removed:
-        _replace(path, KeyRing(ring.active_id, kept, path))
+    with _changing(path):
+        ring = load_key_ring(path)
+        keep = {ring.active_id, *in_use}
+        kept = tuple(entry for entry in ring.entries if entry.id in keep)
+        removed = [entry.id for entry in ring.entries if entry.id not in keep]
+        if removed:
+            _replace(path, KeyRing(ring.active_id, kept, path))
     return removed
+
+
+@contextmanager
+def _changing(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` across a read and replace of the key file, so two changes at once cannot
+    drop a key one of them added (the replace swaps the file itself, so it cannot be the lock)."""
+    lock = ExclusiveLock(path.with_name(path.name + ".lock"))
+    try:
+        lock.acquire()
+    except LockBusy:
+        raise KeyFileError(f"another process is changing {path}; wait for it, then try again") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class KeyFile:
@@ -214,10 +233,14 @@ def _missing(path: Path, create_with: str | None) -> str:
 
 
 def _replace(path: Path, ring: KeyRing) -> None:
+    owner = path.stat()
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            if (owner.st_uid, owner.st_gid) != (os.geteuid(), os.getegid()):
+                # root rotating the service's key (`sudo livescan queue key rotate`): still the service's
+                os.fchown(handle.fileno(), owner.st_uid, owner.st_gid)
             json.dump(ring.as_json(), handle, indent=1)
             handle.flush()
             os.fsync(handle.fileno())

@@ -74,7 +74,10 @@ def envelope_key_id(envelope: bytes) -> str:
     """The key id in an envelope's header (the header alone will do: at most ``HEADER_BYTES``)."""
     if len(envelope) < 2 or envelope[0] != VERSION or len(envelope) < 2 + envelope[1]:
         raise SealError("not an outbox envelope (unknown version, or truncated)")
-    return envelope[2 : 2 + envelope[1]].decode("ascii")
+    try:
+        return envelope[2 : 2 + envelope[1]].decode("ascii")
+    except UnicodeDecodeError:
+        raise SealError("not an outbox envelope (its key id is not ASCII)") from None
 
 
 def split_envelope(envelope: bytes) -> tuple[str, bytes, bytes]:

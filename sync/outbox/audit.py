@@ -16,8 +16,7 @@ What ``verify`` catches: an entry altered (its MAC no longer matches), deleted, 
 (the next entry's ``prev_hash`` no longer names its predecessor), or its chain columns blanked.
 What no chain inside the file can catch: the newest entries cut off the end. For that, keep the
 head (``ChainReport.head``, printed by ``livescan audit verify``; the hash on the last line of an
-export) off
-the station and check it later with ``verify(anchor=...)``: the log must still contain it.
+export) off the station and check it later with ``verify(anchor=...)``: the log must still contain it.
 
 Keys: each entry is MACed under the outbox key active when it was written. ``Outbox.reseal``
 (after a key rotation) re-keys the whole chain under the new key, but only once ``verify`` has
@@ -26,7 +25,11 @@ entry naming the head before. Heads recorded before a rotation are superseded by
 
 Entries written before the chain existed (schema version 1) are chained as found, once, the first
 time the outbox opens with a key and no chained entry exists; an "audit chain started" entry then
-says how many. They were never protected before that moment.
+says how many. They were never protected before that moment. The same rule means that someone
+who can write the database file and blanks the chain columns of EVERY entry gets them chained
+again at the next open, edits included, behind a new "audit chain started" entry: only an anchor
+kept off the station (above) shows that. Treat an "audit chain started" entry on a station that
+had a chain before as tampering.
 
 No field ever carries personal data: the rule is at ``AuditChain.append`` and ``Outbox.audit``.
 """

@@ -156,6 +156,27 @@ def test_uninstall_restores_the_machine_but_keeps_the_queue_unless_purged(tmp_pa
     assert (root / "etc/passwd").read_text() == pristine_users["passwd"]
 
 
+def test_a_reinstall_gives_the_data_back_to_the_service_and_purge_removes_the_centres(tmp_path: Path) -> None:
+    root = fake_root(tmp_path, PI5)
+    assert run(root, "--with-centre").returncode == 0
+    wal = root / "var/lib/livescan/outbox.db-wal"
+    wal.write_bytes(b"frames")
+    os.chown(wal, 0, 0)  # left by a technician's `sudo livescan queue ...`
+    centre = root / "var/lib/livescan-centre"
+    centre.mkdir()
+    (centre / "central.db").write_bytes(b"sealed")  # what livescan-centre's StateDirectory holds
+
+    assert run(root, "--uninstall").returncode == 0
+    assert (centre / "central.db").exists()
+    assert run(root, "--with-centre").returncode == 0
+    user = entry(root, "passwd", "livescan")
+    assert (wal.stat().st_uid, wal.stat().st_gid) == (int(user[2]), int(user[3]))
+
+    result = run(root, "--uninstall", "--purge")
+    assert result.returncode == 0, result.stderr
+    assert not centre.exists() and not (root / "var/lib/livescan").exists()
+
+
 def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     root = fake_root(tmp_path, PI5)
     assert run(root, "--with-simulator", "--with-centre").returncode == 0

@@ -177,6 +177,18 @@ def test_other_hosts_are_refused(client: Client) -> None:
     assert client.get("/api/station", headers={"Host": "evil.example"}).status_code == 400
 
 
+def test_calls_from_another_origin_are_refused(client: Client, station: KioskStation) -> None:
+    """SameSite=Strict lets another port on 127.0.0.1 send the cookie: its Origin is refused."""
+    sign_in(client)
+    other = {"Origin": "http://127.0.0.1:1"}
+    refused = client.post("/api/booking", json={"form": complete_form()}, headers=other)
+    assert refused.status_code == 403 and refused.json()["error"] == "cross_origin"
+    assert station.workflow.view() is None
+    assert client.get("/api/codes", headers=other).status_code == 200  # reading changes nothing
+    own = {"Origin": client.base}
+    assert client.post("/api/booking", json={"form": complete_form()}, headers=own).status_code == 200
+
+
 def test_station_info_and_page(client: Client, station: KioskStation) -> None:
     wait_for(lambda: station.workflow.sensor.state == "ready", 30, "the sensor worker")
     info = client.get("/api/station").json()
@@ -402,6 +414,27 @@ def test_event_stream_over_http(client: Client, station: KioskStation) -> None:
     wait_for(lambda: any(e.get("event") == "finger" for e in received), 10, "finger events")
     station.events.close()
     assert ended.wait(10), "the stream did not end when the hub closed"
+
+
+def test_event_stream_ends_when_its_session_does(client: Client, station: KioskStation) -> None:
+    sign_in(client)
+    received: list[dict] = []
+    ended = threading.Event()
+
+    def listen() -> None:
+        with client.get("/api/events", stream=True) as stream:
+            for line in stream.iter_lines(decode_unicode=True):
+                if line and line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+        ended.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    wait_for(lambda: len(received) >= 2, 10, "the snapshot")
+    client.post("/api/session/lock")
+    station.events.publish({"event": "sensor", "state": "busy", "message": "after the lock"})
+    assert ended.wait(10), "the stream went on after the kiosk was locked"
+    assert received[-1] == {"event": "session", "state": "expired"}
+    assert all(event.get("message") != "after the lock" for event in received)
 
 
 def test_hub_drops_a_slow_subscriber_without_blocking() -> None:

@@ -331,8 +331,8 @@ def test_record_on_a_pty_then_replay_without_a_module(tmp_path: Path) -> None:
     port = ReplayPort.from_file(transcript)
     sensor = Sensor(port, timing=TIMING)
     sensor.probe(57600)
-    with pytest.raises(ReplayMismatch, match="write #3 differs from the recording"):
-        sensor.template_num()  # the recording read the parameters next
+    with pytest.raises(ReplayMismatch, match="write #2 differs from the recording"):
+        sensor.template_num()  # the recording checked the password next
 
 
 def test_cli_record_refuses_urls_and_writes_a_transcript(tmp_path: Path) -> None:

@@ -243,3 +243,49 @@ def test_cli_add_list_remove(tmp_path: Path) -> None:
     assert OperatorFile(path).operators() == []
     missing = runner.invoke(operator, ["remove", "jdoe", "--file", str(path)])
     assert missing.exit_code != 0 and "no operator 'jdoe'" in missing.output
+
+
+def test_a_flood_of_ids_does_not_reset_a_lockout(operators: Operators, clock: Clock) -> None:
+    operators.MAX_TRACKED_IDS = 3
+    for _ in range(5):
+        with pytest.raises((WrongPin, LockedOut)):
+            operators.sign_in("officer1", "0000")
+    for ghost in ("ghost1", "ghost2"):
+        with pytest.raises(UnknownOperator):
+            operators.sign_in(ghost, "1111")
+    with pytest.raises(LockedOut):  # the table is full of live counters: a new id is refused
+        operators.sign_in("ghost3", "1111")
+    with pytest.raises(LockedOut):  # and the locked id is still locked
+        operators.sign_in("officer1", "1234")
+    clock.advance(minutes=15)  # every counter is stale now: room again
+    with pytest.raises(UnknownOperator):
+        operators.sign_in("ghost3", "1111")
+    assert operators.sign_in("officer1", "1234").operator.id == "officer1"
+
+
+def test_parallel_guesses_cannot_pass_the_lockout(operators: Operators, accounts: OperatorFile) -> None:
+    """Only ``max_failures`` PINs are ever tried against the id, however many arrive at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tried: list[str] = []
+    verify = accounts.verify
+
+    def counted(operator_id: str, pin: str) -> object:
+        tried.append(pin)
+        return verify(operator_id, pin)
+
+    accounts.verify = counted  # type: ignore[method-assign]
+
+    def guess(number: int) -> str:
+        try:
+            operators.sign_in("officer1", f"{number:04d}")
+        except LockedOut:
+            return "locked"
+        except WrongPin:
+            return "wrong"
+        return "in"
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(guess, range(16)))
+    assert answers.count("wrong") == 4 and answers.count("locked") == 12
+    assert len(tried) == 5

@@ -90,6 +90,23 @@ def test_a_job_cancelled_before_it_runs_never_touches_the_sensor(make_rig) -> No
     assert queued.cancelled() and ran == []
 
 
+def test_a_publisher_that_raises_does_not_end_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    name = "station-worker-broken-publisher"
+
+    def broken(event: dict) -> None:
+        raise RuntimeError("subscriber gone")
+
+    worker = SensorWorker(f"sim://{name}?timing=0", publish=broken, timing=FAST_TIMING, negotiate=False)
+    try:
+        with worker:
+            assert worker.wait_ready(WAIT)
+            assert worker.submit(lambda session: "ran").result(WAIT) == "ran"
+            assert worker.alive and worker.status()["state"] == "ready"
+    finally:
+        hw_sim.remove_device(name)
+    assert "publishing the sensor state 'ready' failed" in caplog.text
+
+
 def test_an_unknown_url_scheme_is_an_error_state_that_says_what_to_do() -> None:
     events: list[dict] = []
     worker = SensorWorker("nope://sensor", publish=events.append, timing=FAST_TIMING, backoff=(0.05, 0.1))

@@ -4,6 +4,7 @@ WAL, keys rotated without losing a row, payloads destroyed for good after the re
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sync.keyring import (
     retire_keys,
     rotate_key_file,
 )
+from sync.lock import ExclusiveLock
 from sync.outbox import Outbox
 from sync.sealing import Sealer, SealError, envelope_key_id
 
@@ -89,6 +91,9 @@ def test_an_envelope_names_its_key_and_opens_only_where_it_was_sealed(tmp_path: 
         sealer.open(tampered, "details:TCN1")
     with pytest.raises(UnknownKey, match="restore the key file"):
         Sealer(create_key_file(tmp_path / "other")).open(envelope, "details:TCN1")
+    garbled = envelope[:2] + b"\xff" + envelope[3:]  # a damaged header, not a key id
+    with pytest.raises(SealError, match="not ASCII"):
+        sealer.open(garbled, "details:TCN1")
 
 
 def test_a_sealer_on_a_key_file_follows_its_rotation_and_retirement(tmp_path: Path) -> None:
@@ -105,6 +110,18 @@ def test_a_sealer_on_a_key_file_follows_its_rotation_and_retirement(tmp_path: Pa
     with pytest.raises(UnknownKey, match=first):  # a retired key is gone from the sealer too
         sealer.open(old, "details:TCN1")
     assert sealer.open(new, "details:TCN2") == b"ROE,JANE"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_root_rotating_the_services_key_file_leaves_it_the_services(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.key"
+    create_key_file(path)
+    os.chown(path, 4242, 4343)  # the service user's, as install.sh --system leaves it
+    rotate_key_file(path)
+    retire_keys(path, in_use=[])
+    info = path.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (4242, 4343, 0o600)
+    assert len(load_key_ring(path).entries) == 1
 
 
 def test_no_name_image_or_transaction_byte_is_in_the_database_or_its_wal(tmp_path: Path) -> None:
@@ -187,3 +204,15 @@ def test_rotation_keeps_old_rows_readable_and_reseal_lets_old_keys_go(tmp_path: 
     assert outbox.results(first, "officer") == RESULTS
     assert outbox.details(first, "officer")["name"] == SUBJECT_NAME
     outbox.close()
+
+
+def test_a_key_change_while_another_is_in_progress_is_refused_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.key"
+    first = create_key_file(path).active_id
+    with ExclusiveLock(path.with_name(path.name + ".lock")):  # another rotation holds the file
+        with pytest.raises(KeyFileError, match="another process is changing"):
+            rotate_key_file(path)
+        with pytest.raises(KeyFileError, match="another process is changing"):
+            retire_keys(path, in_use=())
+    assert [entry.id for entry in load_key_ring(path).entries] == [first]
+    assert rotate_key_file(path).active_id != first  # once it is done, the change goes through
