@@ -304,8 +304,14 @@ def create_app(services: StationServices) -> FastAPI:
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
         if not _same_origin(request):
-            return ApiError(403, "cross_origin", "the station takes calls from its own page only").response()
-        response = await call_next(request)
+            response = ApiError(403, "cross_origin", "the station answers its own page only").response()
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # its message may quote what an officer typed: never logged
+                log.error("%s %s failed: %s (message withheld)", request.method, request.url.path,
+                          type(exc).__name__)  # fmt: skip
+                response = ApiError(500, "internal", "the station could not do that; see its log").response()
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith("/api/"):

@@ -36,12 +36,13 @@ images, and the filter still blanks anything that looks like one.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import hmac
 import ipaddress
 import json
 import logging
 import os
 import re
+import secrets
 import signal
 import socket
 import sys
@@ -49,6 +50,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any, ClassVar, TextIO
 
@@ -79,6 +81,7 @@ START_TIMEOUT_S = 60.0  # processor warm-up and the API's first bind, each
 API_STOP_TIMEOUT_S = 5.0  # requests in flight get this long after the listener closes
 LOCK_FILE = "station.lock"
 APPLIED_CONFIG = "config.applied.json"  # digests of the last configuration (key names only)
+CONFIG_SALT = "config.salt"  # the secret that keys those digests (0600)
 
 
 class StationError(Exception):
@@ -334,13 +337,32 @@ def log_event(event: dict[str, Any]) -> None:
         log.info("sensor %s: %s", event.get("state"), event.get("message"))
 
 
-def _digests(config: StationConfig) -> dict[str, str]:
-    """A digest per dotted key: tells which keys changed without keeping any value (secrets)."""
+def _digests(config: StationConfig, salt: bytes) -> dict[str, str]:
+    """A keyed digest per dotted key: tells which keys changed without keeping any value. Keyed with
+    the station's own secret salt, because a plain hash of a 32-bit sensor password is reversed by
+    trying them all."""
     return {
-        f"{section}.{name}": hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+        f"{section}.{name}": _keyed(salt, json.dumps(value, sort_keys=True))
         for section, values in config.as_dict(redact=False).items()
         for name, value in values.items()
     }
+
+
+def _keyed(salt: bytes, text: str) -> str:
+    return hmac.new(salt, text.encode(), "sha256").hexdigest()[:16]
+
+
+def _config_salt(data_dir: Path) -> bytes:
+    """The station's secret for configuration digests (``config.salt``, 0600), made once."""
+    path = data_dir / CONFIG_SALT
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        salt = secrets.token_bytes(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(salt)
+        return salt
 
 
 # --- the station --------------------------------------------------------------------------------
@@ -545,7 +567,8 @@ class Station:
     def _audit_configuration(self, outbox: Outbox) -> None:
         """An audit entry when the configuration differs from the last start's (key names only)."""
         path = self.config.storage.data_dir / APPLIED_CONFIG
-        digests = _digests(self.config)
+        salt = _config_salt(self.config.storage.data_dir)
+        digests = _digests(self.config, salt)
         try:
             previous = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -557,7 +580,7 @@ class Station:
             detail = f"{len(changed)} key(s): " + ", ".join(changed)
             event = "configuration changed"
         else:
-            detail, event = f"digest {self.config.digest()[:16]}", "configuration applied"
+            detail, event = f"digest {_keyed(salt, self.config.digest())}", "configuration applied"
         outbox.audit("station", event, detail=detail[:500])
         log.info("%s: %s", event, detail)
         temporary = path.with_name(path.name + ".tmp")

@@ -289,7 +289,10 @@ def bundle(settings: _Settings, out: Path | None) -> None:
 @click.option("--url", default=None, help="the serial device [default: sensor.url]")
 @pass_settings
 def record(settings: _Settings, transcript: Path, url: str | None) -> None:
-    """Record the sensor's raw traffic during a probe to TRANSCRIPT (pyserial spy hexdump)."""
+    """Record the sensor's raw traffic during a probe to TRANSCRIPT (pyserial spy hexdump).
+
+    The transcript holds the module's password as sent (VfyPwd): treat it like the configuration.
+    """
     diagnostics = settings.diagnostics(strict=True)
     try:
         diagnostics.require_no_daemon("record its traffic")

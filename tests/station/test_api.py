@@ -477,3 +477,20 @@ def test_hub_wakes_an_asyncio_subscriber_from_another_thread() -> None:
         return got
 
     assert asyncio.run(receive()) == [None, {"n": 1}]
+
+
+def test_an_unexpected_failure_is_a_500_whose_message_reaches_neither_page_nor_log(
+    station: KioskStation, client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    sign_in(client)
+    typed = "BEEBLEBROX,ZAPHOD born 1980-01-02"
+
+    def broken() -> None:
+        raise ValueError(f"cannot show {typed}")
+
+    monkeypatch.setattr(station.workflow, "view", broken)
+    with caplog.at_level("DEBUG"):
+        answer = client.get("/api/booking")
+    assert answer.status_code == 500 and answer.json()["error"] == "internal"
+    assert "BEEBLEBROX" not in answer.text
+    assert "ValueError" in caplog.text and "BEEBLEBROX" not in caplog.text

@@ -4,11 +4,15 @@ a pty; in-process ``Station`` for start-up refusals and configuration audit; the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import io
+import json
 import logging
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -154,6 +158,14 @@ def test_station_in_process_unlocks_the_sensor_and_audits_configuration_changes(
         "2 key(s): capture.quality_threshold, kiosk.idle_lock_minutes",
     )
     assert len(entries) == 2  # an unchanged start adds nothing
+    # The stored digests are keyed with the station's 0600 secret: a 32-bit password hashed plainly
+    # could be found by trying every value.
+    salt = config.storage.data_dir / "config.salt"
+    assert stat.S_IMODE(salt.stat().st_mode) == 0o600
+    digests = json.loads((config.storage.data_dir / "config.applied.json").read_text())
+    plain = hashlib.sha256(json.dumps(password).encode()).hexdigest()[:16]
+    keyed = hmac.new(salt.read_bytes(), json.dumps(password).encode(), "sha256").hexdigest()[:16]
+    assert digests["sensor.password"] == keyed != plain
 
 
 def test_a_missing_key_file_stops_the_start_with_the_command_to_run(tmp_path: Path) -> None:
