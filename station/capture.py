@@ -157,7 +157,8 @@ def next_state(fgp: int, state: str, event: str) -> str:
 
 @dataclass(frozen=True)
 class CaptureSettings:
-    """How fingers are captured (``[capture]`` in the station configuration)."""
+    """How fingers are captured. The daemon fills them from ``[capture]`` and, for
+    ``poll_interval_s``/``finger_timeout_s``, ``[sensor]``; the others keep their defaults."""
 
     quality_threshold: int = 30  # NFIQ 2; below it a print needs a retake or a supervisor override
     poll_interval_s: float = 0.1  # GenImg polling when no TOUCH line is wired

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,5 +80,9 @@ def capture_image(sensor: Sensor, progress: Callable[[int, int], None] | None = 
 
 
 def save_png(image: np.ndarray, path: Path) -> Path:
-    Image.fromarray(image, mode="L").save(path, format="PNG")
+    """Write a print as PNG readable by its owner only (0600): it is a person's fingerprint."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(descriptor, "wb") as handle:
+        Image.fromarray(image, mode="L").save(handle, format="PNG")
     return path

@@ -6,6 +6,7 @@ import os
 import re
 import select
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ def test_sensor_demo_finds_the_simulator_negotiates_and_saves_a_capture(tmp_path
     assert result.returncode == 0, result.stderr
     assert "found r307 at 57600 baud" in result.stdout
     assert "found again at 115200 baud, 256-byte packets" in result.stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # a fingerprint: its owner's eyes only
     image = np.asarray(Image.open(out))
     assert image.shape == (288, 256)
     assert image.std() > 20  # a print, not a blank frame

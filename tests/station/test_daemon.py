@@ -83,7 +83,11 @@ def test_station_run_serves_books_refuses_a_second_instance_and_stops_on_sigterm
                 [*RUN, str(config_path)], stdout=log_file, stderr=subprocess.STDOUT, env=environment, cwd=REPO
             )
         try:
-            ready = notify.wait_for("READY", timeout=120)
+            try:
+                ready = notify.wait_for("READY", timeout=120)
+            except AssertionError as exc:
+                output = log_path.read_text(encoding="utf-8", errors="replace")
+                raise AssertionError(f"{exc}; exit {daemon.poll()}; output: {output[-3000:]}") from None
             url = ready["STATUS"].removeprefix("kiosk at ")
             assert url.startswith("http://127.0.0.1:")
             assert requests.get(url + "api/station", timeout=10).json()["ori"] == "NY0303000"
