@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from station.outbox_access import DEFAULT_DATABASE, DEFAULT_KEY_FILE, Paths, opened
+from station.outbox_access import Paths, opened, pass_paths, path_options
 from sync.keyring import KeyFileError, create_key_file, retire_keys, rotate_key_file
 from sync.lock import OutboxBusy, OwnerLock
 from sync.outbox import DEAD, MEANING, REJECTED, STATES, OutboxItem
@@ -30,18 +30,9 @@ from sync.outbox import DEAD, MEANING, REJECTED, STATES, OutboxItem
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 DEFAULT_RETENTION_DAYS = 30
 
-pass_paths = click.make_pass_decorator(Paths)
-
 
 @click.group("queue", context_settings=CONTEXT)
-@click.option(
-    "--db", "database", type=click.Path(dir_okay=False, path_type=Path), envvar="LIVESCAN_OUTBOX",
-    default=DEFAULT_DATABASE, show_default=True, help="the outbox database",
-)  # fmt: skip
-@click.option(
-    "--key-file", type=click.Path(dir_okay=False, path_type=Path), envvar="LIVESCAN_OUTBOX_KEY",
-    default=DEFAULT_KEY_FILE, show_default=True, help="the outbox key file (mode 0600)",
-)  # fmt: skip
+@path_options("the outbox database")
 @click.pass_context
 def queue(context: click.Context, database: Path, key_file: Path) -> None:
     """The station's outbox: bookings waiting for, sent to and answered by the centre."""

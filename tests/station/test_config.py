@@ -11,7 +11,7 @@ import pytest
 
 from station import config as config_module
 from station.config import ConfigError, StationConfig, keys, load_config
-from station.queue_cli import DEFAULT_DATABASE, DEFAULT_KEY_FILE
+from station.outbox_access import DEFAULT_DATABASE, DEFAULT_KEY_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_FILE = REPO / "config" / "station.toml"
