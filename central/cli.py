@@ -11,7 +11,9 @@ pki``); ``python -m central`` runs the ``central`` group alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -27,7 +29,22 @@ from sync.backoff import Backoff
 from sync.keyring import KeyFile, KeyFileError, rotate_key_file
 from sync.sealing import SealError
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _key_file_option(*, exists: bool = False) -> Callable[[F], F]:
+    return click.option(
+        "--key-file",
+        type=click.Path(exists=exists, dir_okay=False, path_type=Path),
+        help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
+    )
+
+
+_existing_data_option = click.option(
+    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
 
 
 @click.group(context_settings=CONTEXT)
@@ -58,11 +75,7 @@ def central() -> None:
     required=True,
     help="data directory (central.db, galleries.db)",
 )
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
-)
+@_key_file_option()
 @click.option("--webhook", metavar="URL", help="where immigration-hit notifications are POSTed")
 @click.option(
     "--webhook-ca",
@@ -144,14 +157,8 @@ def notifications() -> None:
 
 
 @notifications.command("ls")
-@click.option(
-    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
-)
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
-)
+@_existing_data_option
+@_key_file_option()
 @click.option("--status", type=click.Choice([PENDING, DELIVERED, FAILED]), help="only this state")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
@@ -190,14 +197,8 @@ def key() -> None:
 
 
 @key.command("rotate")
-@click.option(
-    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
-)
-@click.option(
-    "--key-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
-)
+@_existing_data_option
+@_key_file_option(exists=True)
 def key_rotate(data_dir: Path, key_file: Path | None) -> None:
     """Add a new key, make it the active one and re-seal everything in DATA under it.
 

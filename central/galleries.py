@@ -381,15 +381,7 @@ def _entry_json(entry: RecordEntry) -> dict[str, Any]:
 
 
 def _entry_summary(entry: RecordEntry) -> dict[str, Any]:
-    return {
-        "date": entry.date.isoformat(),
-        "offence": entry.offence,
-        "category": entry.category.value,
-        "disposition": entry.disposition.value,
-        "sentence_days": entry.sentence_days,
-        "code": entry.code,
-        "level": entry_level(entry),
-    }
+    return {**_entry_json(entry), "level": entry_level(entry)}
 
 
 __all__ = [

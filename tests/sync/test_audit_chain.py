@@ -9,7 +9,6 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
 from itertools import pairwise
@@ -22,18 +21,6 @@ from sync.keyring import KeyFile, create_key_file, rotate_key_file
 from sync.outbox import AuditChainBroken, AuditEntryRejected, Outbox
 from sync.outbox.audit import GENESIS, REKEYED, STARTED, canonical, since_timestamp
 from sync.outbox.migrations import MIGRATIONS
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: FakeClock) -> Iterator[Outbox]:
-    box = new_outbox(tmp_path, clock=clock)
-    yield box
-    box.close()
 
 
 def fill(outbox: Outbox, clock: FakeClock) -> str:

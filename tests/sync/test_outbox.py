@@ -46,18 +46,6 @@ def crash_at(point: str):
     return crash_point
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: FakeClock) -> Outbox:
-    box = new_outbox(tmp_path, clock=clock)
-    yield box
-    box.close()
-
-
 def table_counts(path: Path) -> dict[str, int]:
     with closing(sqlite3.connect(path)) as connection:
         return {

@@ -63,18 +63,6 @@ class ScriptedClient:
         return self.polls.pop(0) if self.polls else Pending()
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: FakeClock) -> Outbox:
-    box = new_outbox(tmp_path, clock=clock)
-    yield box
-    box.close()
-
-
 def worker_for(outbox: Outbox, client: object, clock: FakeClock, **policy: object) -> SyncWorker:
     return SyncWorker(outbox, client, replace(POLICY, **policy), clock=clock)  # type: ignore[arg-type]
 
