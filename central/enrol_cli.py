@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from central.enrol import NoUsablePrints, enrol_image_folder, enroll_synthetic
-from central.galleries import Gallery, GalleryDatabase
+from central.galleries import Gallery, GalleryDatabase, InvalidSubjectId
 from central.gallery_schema import GallerySchemaError
 from central.sealed_store import KEY_FILE, KEY_FILE_HELP, CentralKeyError
 
@@ -123,7 +123,7 @@ def enroll(
                 result = enrol_image_folder(
                     database, folder, galleries=galleries or (Gallery.CRIMINAL,), subject_id=subject_id
                 )
-            except NoUsablePrints as exc:
+            except (NoUsablePrints, InvalidSubjectId) as exc:
                 raise click.ClickException(str(exc)) from None
             report = {
                 "subject_id": result.subject_id,

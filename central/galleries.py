@@ -79,6 +79,10 @@ class EnrolledTemplate:
     nfiq2: int | None
 
 
+class InvalidSubjectId(ValueError):
+    """A subject id that is empty or contains ':'; the message says which."""
+
+
 @dataclass(frozen=True)
 class Enrolment:
     """Everything enrolment writes for one subject; existing data is kept and added to."""
@@ -92,7 +96,9 @@ class Enrolment:
 
     def __post_init__(self) -> None:
         if not isinstance(self.subject_id, str) or not self.subject_id.strip():
-            raise ValueError(f"subject id must be a non-empty string, got {self.subject_id!r}")
+            raise InvalidSubjectId(f"subject id must be a non-empty string, got {self.subject_id!r}")
+        if ":" in self.subject_id:  # ':' separates the id from the row in the sealed envelopes' context
+            raise InvalidSubjectId(f"subject id {self.subject_id!r} must not contain ':'; choose another id")
         object.__setattr__(self, "galleries", galleries_of(self.galleries))
         if not self.galleries:
             raise ValueError(f"subject {self.subject_id}: choose at least one gallery to enrol into")

@@ -58,6 +58,9 @@ class ModelProfile:
     convert_seconds: float = 0.5
     search_seconds: float = 1.0
     flash_write_seconds: float = 1.0
+    #: Img2Tz overwrites the image buffer, so an UpImage after it returns a black frame
+    #: (reported for the R503: zfm-protocol.md sections 5.1 and 7).
+    convert_clears_image: bool = False
 
     @property
     def has_aura_led(self) -> bool:
@@ -128,6 +131,7 @@ R503 = ModelProfile(
     capture_seconds=0.2,
     search_seconds=0.5,
     power_up_seconds=0.05,
+    convert_clears_image=True,
 )
 
 PROFILES: dict[str, ModelProfile] = {p.name: p for p in (R307, ZFM20, AS608, R503)}

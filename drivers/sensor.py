@@ -180,6 +180,9 @@ class Sensor:
         self.link = Link(port, address, inactivity=timing.inactivity)
         self.parameters: SystemParameters | None = None
         self.negotiation = Negotiation()
+        #: Whether an UpImage after Img2Tz gives a black frame: the profile's word, or learned
+        #: by a caller that saw it happen (some modules of every model are reported to do it).
+        self.convert_clears_image = profile.convert_clears_image
         self._packet_size: int | None = None  # the size the module really uses, once seen
 
     # --- opening ------------------------------------------------------------------------

@@ -42,6 +42,19 @@ def _announce(label: str, value: str) -> None:
     show_default=True,
     help="Pace bytes at the baud rate and wait the module's instruction latencies.",
 )
+@click.option(
+    "--latency-scale",
+    type=click.FloatRange(0, 10),
+    default=1.0,
+    show_default=True,
+    help="Multiply the module's instruction latencies (GenImg, Img2Tz, ...); 1 is the manual's ceilings, "
+    "0 an instant module with only the wire paced.",
+)
+@click.option(
+    "--convert-clears-image/--convert-keeps-image",
+    default=None,
+    help="Whether Img2Tz blanks the image buffer, as some modules do [default: as the model does].",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of impressions, noise and faults.")
 @click.option(
     "--flash",
@@ -83,6 +96,8 @@ def _announce(label: str, value: str) -> None:
 def sim(
     model: str,
     timing: bool,
+    latency_scale: float,
+    convert_clears_image: bool | None,
     seed: int,
     flash_path: str | None,
     fingers: str,
@@ -107,6 +122,8 @@ def sim(
         settings = SimSettings(
             model=model,
             timing=timing,
+            latency_scale=latency_scale,
+            convert_clears_image=convert_clears_image,
             seed=seed,
             flash=flash_path,
             fingers=fingers,

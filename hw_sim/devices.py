@@ -49,9 +49,15 @@ class SimSettings:
     packet_change: ParameterChange = "next_boot"
     password: int = 0
     power_up_byte: bool | None = None
+    convert_clears_image: bool | None = None  # None: as the model's profile says
+    latency_scale: float = 1.0  # x the manual's instruction latencies (0: instant module, wire only)
 
     def __post_init__(self) -> None:
         model_profile(self.model)
+        if not 0 <= self.latency_scale <= 10:
+            raise ValueError(
+                f"latency_scale must be 0..10 (1 = the manual's latencies), not {self.latency_scale}"
+            )
         for name in ("baud_change", "packet_change"):
             if getattr(self, name) not in PARAMETER_CHANGES:
                 raise ValueError(f"{name} must be one of {', '.join(PARAMETER_CHANGES)}")
@@ -71,9 +77,14 @@ class SimSettings:
         for name in ("seed", "password"):
             if name in values:
                 values[name] = int(values[name], 0)
-        for name in ("timing", "power_up_byte"):
+        for name in ("timing", "power_up_byte", "convert_clears_image"):
             if name in values:
                 values[name] = _boolean(name, values[name])
+        if "latency_scale" in values:
+            try:
+                values["latency_scale"] = float(values["latency_scale"])
+            except ValueError:
+                raise ValueError(f"latency_scale must be a number, not {values['latency_scale']!r}") from None
         return cls(**values)
 
 
@@ -106,8 +117,15 @@ class SimulatedDevice:
             baud_change=self.settings.baud_change,
             packet_change=self.settings.packet_change,
             power_up_byte=self.settings.power_up_byte,
+            convert_clears_image=self.settings.convert_clears_image,
         )
-        self.line = Line(self.module, timing=self.settings.timing, clock=clock, seed=self.settings.seed)
+        self.line = Line(
+            self.module,
+            timing=self.settings.timing,
+            latency_scale=self.settings.latency_scale,
+            clock=clock,
+            seed=self.settings.seed,
+        )
         self.source = finger_source(self.settings.fingers, profile.image_width, profile.image_height)
         self.rng = np.random.default_rng(self.settings.seed)
         self.condition = threading.Condition()

@@ -72,11 +72,13 @@ class Line:
         module: SimulatedModule,
         *,
         timing: bool = True,
+        latency_scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
     ) -> None:
         self.module = module
         self.timing = timing
+        self.latency_scale = latency_scale if timing else 0.0
         self.clock = clock
         self.host_baud = module.active_baud
         self.plugged = True
@@ -162,7 +164,7 @@ class Line:
         if packets is None:
             return
         self.counters.replies += 1
-        self._schedule(b"".join(packets), arrival + (reply.latency if self.timing else 0.0), reply.baud)
+        self._schedule(b"".join(packets), arrival + reply.latency * self.latency_scale, reply.baud)
 
     def _schedule(self, data: bytes, earliest: float, baud: int) -> None:
         if not self.timing:

@@ -120,6 +120,7 @@ class SimulatedModule:
         baud_change: ParameterChange = "next_boot",
         packet_change: ParameterChange = "next_boot",
         power_up_byte: bool | None = None,
+        convert_clears_image: bool | None = None,
     ) -> None:
         for name, mode in (("baud_change", baud_change), ("packet_change", packet_change)):
             if mode not in PARAMETER_CHANGES:
@@ -130,6 +131,9 @@ class SimulatedModule:
         self.baud_change = baud_change
         self.packet_change = packet_change
         self.power_up_byte = profile.name == "r503" if power_up_byte is None else power_up_byte
+        self.convert_clears_image = (
+            profile.convert_clears_image if convert_clears_image is None else convert_clears_image
+        )
         self.rng = np.random.default_rng(seed)
         self.finger: np.ndarray | None = None
         self.led = AuraLed()
@@ -306,6 +310,9 @@ class SimulatedModule:
             features = self.extractor.extract(self.image)
         except FeatureExtractionError as error:
             return self._answer(error.code, latency=self.profile.convert_seconds)
+        finally:
+            if self.convert_clears_image:
+                self.image = np.zeros_like(self.image)
         self.char_buffers[self._buffer_index(params[0])] = features
         return self._answer(OK, latency=self.profile.convert_seconds)
 

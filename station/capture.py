@@ -18,6 +18,9 @@ sensor-side events through its hooks::
 * capturing: a finger was imaged; the module's own Img2Tz is the fast gate. A messy (0x06) or
   featureless (0x07) image goes back to waiting at once with plain feedback, before the ~3 s upload;
   the sensor then waits (up to ``lift_wait_s``) for the finger to be lifted before the next image.
+  Some modules blank the image buffer in Img2Tz (the upload is then a black frame); the first
+  black frame teaches the sensor so (``Sensor.convert_clears_image``), the finger is taken again,
+  and from then on a second GenImg follows the gate, with the finger held until the upload starts.
 * uploading: UpImage with progress; processing: NFIQ 2, minutiae, WSQ on the workflow's
   ``Processor`` (a thread of the daemon) while the sensor is already armed for the next finger
   (``auto_advance``).
@@ -34,6 +37,7 @@ sensor-side events through its hooks::
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +63,8 @@ from drivers.errors import (
 )
 from station import sensor_tools
 from station.sensor_worker import Session
+
+log = logging.getLogger(__name__)
 
 # --- finger states ------------------------------------------------------------------------------
 PENDING = "pending"
@@ -295,6 +301,10 @@ class _Rejected(Exception):
     pass
 
 
+class _TakeAgain(Exception):
+    """The image was lost after the gate: image the finger again (``RESTART`` with this message)."""
+
+
 # The module refused the image (GenImg 0x03; Img2Tz 0x06/0x07; 0x04/0x05 from modules that grade it).
 REJECTIONS = (ImageTooMessy, TooFewFeatures, CaptureFailed, ImageTooDry, ImageTooWet)
 # The module lost the image or garbled the command (power cycle, noise): capture again.
@@ -347,6 +357,10 @@ class SensorCapture:
             except _Rejected:
                 rejected = True
                 deadline = self.clock() + self.settings.finger_timeout_s
+            except _TakeAgain as again:
+                self.hooks.event(RESTART, str(again))
+                rejected = False
+                deadline = self.clock() + self.settings.finger_timeout_s
             except _REPEATABLE as exc:
                 recoveries += 1
                 session.recover(exc)  # SensorUnavailable when the sensor is gone
@@ -374,13 +388,29 @@ class SensorCapture:
         except REJECTIONS as exc:
             self.hooks.event(GATE_REJECTED, *officer_feedback(exc))
             raise _Rejected from exc
-        self.hooks.event(GATE_PASSED, "Image taken: the finger can be lifted.")
+        sensor = session.sensor
+        image_again = sensor.convert_clears_image
+        held = f"hold the {finger_position(self.fgp).label} on the sensor until the upload starts"
+        if image_again:
+            self.hooks.event(GATE_PASSED, f"Image checked: {held}.")
+            try:
+                still_there = sensor.capture()
+            except REJECTIONS as exc:
+                raise _TakeAgain(officer_feedback(exc)[0]) from exc
+            if not still_there:
+                raise _TakeAgain(f"The finger was lifted too soon: place it again and {held}.")
+        else:
+            self.hooks.event(GATE_PASSED, "Image taken: the finger can be lifted.")
 
         def progress(done: int, total: int) -> None:
             self.hooks.progress(done, total)
             session.check()  # a cancel or stop ends the upload after the packet in flight
 
-        capture = sensor_tools.capture_image(session.sensor, progress)
+        capture = sensor_tools.capture_image(sensor, progress)
+        if not image_again and np.ptp(capture.image) == 0:
+            log.warning("the module blanked its image in Img2Tz: every finger is imaged again after the gate")
+            sensor.convert_clears_image = True
+            raise _TakeAgain(f"The sensor lost the image: place the finger again and {held}.")
         return CapturedImage(
             self.fgp, capture.image, captured_at, capture.upload_seconds, capture.line_limit_seconds
         )

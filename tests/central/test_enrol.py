@@ -174,3 +174,14 @@ def test_enroll_command_folder_and_usage(tmp_path: Path) -> None:
         enroll, ["--db", str(db_path), "--folder", str(folder), "--gallery", "immigration"]
     )
     assert refused.exit_code == 1 and "no usable print" in refused.output
+
+
+def test_enroll_command_refuses_a_subject_id_with_a_colon(tmp_path: Path, cache_dir: Path) -> None:
+    folder = tmp_path / "prints"
+    folder.mkdir()
+    _save(folder, "02.png", SyntheticPrints(seed=0, cache_dir=cache_dir).impression("S0004", 2, 1006))
+    refused = CliRunner().invoke(
+        enroll, ["--db", str(tmp_path / "galleries.db"), "--folder", str(folder), "--subject", "A:B"]
+    )
+    assert refused.exit_code == 1 and "must not contain ':'" in refused.output
+    assert "Traceback" not in refused.output

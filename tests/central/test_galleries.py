@@ -166,6 +166,10 @@ def test_an_enrolment_needs_a_subject_and_a_gallery() -> None:
         jane(galleries={"traffic"})
     with pytest.raises(ValueError, match="subject id"):
         jane(subject_id=" ")
+    with pytest.raises(
+        ValueError, match="must not contain ':'"
+    ):  # "P1:2" + "3:x" would read as "P1" + "2:3:x"
+        jane(subject_id="P1:2")
 
 
 def test_a_failed_enrolment_writes_nothing(database: GalleryDatabase) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from drivers import codec
@@ -179,3 +180,13 @@ def test_a_byte_that_arrived_unread_is_due_now() -> None:
     assert line.next_release() == clock[0]
     assert len(line.read(100)) == 14
     assert line.next_release() is None
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.4, 1.0])
+def test_instruction_latency_is_scaled_and_the_wire_is_not(clock, scale):
+    line = Line(SimulatedModule(R307), timing=True, latency_scale=scale, clock=clock)
+    line.module.place_finger(np.full((288, 256), 128, dtype=np.uint8))
+    command = codec.command(Instruction.GEN_IMG)
+    line.write(command)
+    on_the_wire = wire_seconds(len(command), 57600) + wire_seconds(1, 57600)
+    assert line.next_release() == pytest.approx(100.0 + on_the_wire + scale * R307.capture_seconds)

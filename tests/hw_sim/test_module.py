@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from drivers import codec
-from drivers.codec import PACKET_SIZES, Instruction, PacketType, Register, pack_image
+from drivers.codec import PACKET_SIZES, Instruction, PacketType, Register, pack_image, unpack_image
 from drivers.profiles import R307, R503
 from hw_sim.features import SECURITY_THRESHOLDS
+from hw_sim.fingers import SyntheticSource
 from hw_sim.flash import Flash
 from hw_sim.module import SimulatedModule
 
@@ -365,3 +366,24 @@ def test_instruction_latencies(module, place):
     assert module.receive(codec.command(Op.IMG2TZ, b"\x01"))[0].latency == R307.convert_seconds
     assert module.receive(codec.command(Op.SEARCH, b"\x01\x00\x00\x00\x10"))[0].latency == R307.search_seconds
     assert module.receive(codec.command(Op.STORE, b"\x01\x00\x00"))[0].latency == R307.flash_write_seconds
+
+
+@pytest.mark.parametrize(("clears", "expected_black"), [(None, False), (True, True), (False, False)])
+def test_upimage_after_img2tz_is_black_only_on_a_module_that_clears_its_image(clears, expected_black, place):
+    module = SimulatedModule(R307, seed=1, convert_clears_image=clears)
+    module.place_finger(SyntheticSource(256, 288).impression("S0001", 1, np.random.default_rng(3)))
+    parser = codec.PacketParser(address=None)
+    for instruction, params in ((Op.GEN_IMG, b""), (Op.IMG2TZ, b"\x01"), (Op.UP_IMAGE, b"")):
+        for reply in module.receive(codec.command(instruction, params)):
+            parser.feed(reply.data)
+    packets = []
+    while (packet := parser.next_packet()) is not None:
+        packets.append(packet)
+    assert [p.payload[0] for p in packets[:3]] == [0, 0, 0]  # GenImg, Img2Tz and UpImage all OK
+    uploaded = unpack_image(b"".join(p.payload for p in packets[3:]), 256, 288)
+    assert bool(uploaded.max() == 0) is expected_black
+
+
+def test_the_r503_profile_clears_its_image_in_img2tz():
+    assert R503.convert_clears_image and SimulatedModule(R503).convert_clears_image
+    assert not R307.convert_clears_image

@@ -117,3 +117,13 @@ def test_bad_query_is_a_serial_exception(name):
         open_port(name, "colour=blue")
     with pytest.raises(serial.SerialException, match="baud_change"):
         open_port(name, "baud_change=sometimes")
+    with pytest.raises(serial.SerialException, match="latency_scale must be a number"):
+        open_port(name, "latency_scale=fast")
+    with pytest.raises(serial.SerialException, match=r"latency_scale must be 0\.\.10"):
+        open_port(name, "latency_scale=11")
+
+
+def test_latency_scale_and_image_clearing_come_from_the_query(name):
+    with open_port(name, "latency_scale=0.25&convert_clears_image=yes"):
+        device = hw_sim.device(name)
+        assert device.line.latency_scale == 0.25 and device.module.convert_clears_image

@@ -297,3 +297,57 @@ def test_a_finger_never_lifted_fails_in_time_and_capture_again_recovers(make_rig
     rig.presenting = True  # lifts when asked, places when the glass is clear
     rig.workflow.capture(4)
     assert rig.wait_finger(4, "accepted")["attempts"] == 1
+
+
+# --- a module whose Img2Tz blanks the image buffer (zfm-protocol.md 5.1) -----------------------------
+
+
+def _uploads(rig, fgp: int) -> int:
+    return sum(
+        1 for e in rig.events if e["event"] == "progress" and e["fgp"] == fgp and e["done"] == e["total"]
+    )
+
+
+def test_a_black_upload_after_the_gate_is_learned_and_each_finger_is_imaged_again(make_rig) -> None:
+    rig = make_rig(sim_options={"convert_clears_image": True})
+    rig.start()
+    taken_again = rig.wait_for(
+        lambda e: (
+            e["event"] == "finger" and e["finger"]["fgp"] == 1 and "lost the image" in e["finger"]["message"]
+        )
+    )["finger"]
+    assert taken_again["state"] == "waiting"
+    assert taken_again["message"] == (
+        "The sensor lost the image: place the finger again and "
+        "hold the right thumb on the sensor until the upload starts."
+    )
+    thumb = rig.wait_finger(1, "accepted")
+    assert thumb["nfiq2"] >= FAST.quality_threshold  # the print kept is a real image, not the black frame
+    index = rig.wait_finger(2, "accepted")
+    assert index["nfiq2"] >= FAST.quality_threshold
+    assert (_uploads(rig, 1), _uploads(rig, 2)) == (2, 1)  # one black frame, once per sensor
+    gate_messages = [
+        e["finger"]["message"]
+        for e in rig.events
+        if e["event"] == "finger" and e["finger"]["state"] == "uploading"
+    ]
+    assert gate_messages[0] == "Image taken: the finger can be lifted."
+    held = "Image checked: hold the right {} on the sensor until the upload starts."
+    assert gate_messages[1:3] == [held.format("thumb"), held.format("index")]
+
+
+def test_a_finger_lifted_before_the_second_image_is_asked_for_again(make_rig) -> None:
+    rig = make_rig(sim_options={"convert_clears_image": True})
+    rig.start()
+    rig.wait_finger(1, "accepted")  # the module's habit is learned on the thumb
+    rig.when("uploading", lambda: rig.device.finger(False), fgp=2)  # lifted as soon as the gate passed
+    lifted = rig.wait_for(
+        lambda e: e["event"] == "finger" and e["finger"]["fgp"] == 2 and "too soon" in e["finger"]["message"]
+    )["finger"]
+    assert lifted["state"] == "waiting"
+    assert lifted["message"] == (
+        "The finger was lifted too soon: place it again and "
+        "hold the right index on the sensor until the upload starts."
+    )
+    assert rig.wait_finger(2, "accepted")["nfiq2"] >= FAST.quality_threshold
+    assert _uploads(rig, 2) == 1  # nothing was uploaded for the lifted attempt
