@@ -374,8 +374,8 @@ class SensorCapture:
                 rejected = False
 
     def _attempt(self, session: Session, rejected: bool, deadline: float) -> CapturedImage:
-        if rejected:
-            self._wait_for_lift(session)
+        if rejected:  # a finger kept on past lift_wait_s gives a new image
+            self._lifted_within(session, self.settings.lift_wait_s)
         try:
             self._wait_for_finger(session, deadline)
         except REJECTIONS as exc:
@@ -417,14 +417,11 @@ class SensorCapture:
 
     def _clear_glass(self, session: Session) -> None:
         """Until the glass is seen empty (one look when it is), for up to ``finger_timeout_s``."""
-        end = self.clock() + self.settings.finger_timeout_s
-        while self._finger_on_glass(session):
-            if self.clock() >= end:
-                raise FingerNotLifted(
-                    f"a finger stayed on the sensor for {self.settings.finger_timeout_s:.0f} s "
-                    "when it should have been lifted"
-                )
-            session.pause(self.settings.poll_interval_s)
+        if not self._lifted_within(session, self.settings.finger_timeout_s):
+            raise FingerNotLifted(
+                f"a finger stayed on the sensor for {self.settings.finger_timeout_s:.0f} s "
+                "when it should have been lifted"
+            )
         self.glass_clear = True
         self.hooks.event(LIFTED, f"Place the {finger_position(self.fgp).label} on the sensor.")
 
@@ -454,13 +451,14 @@ class SensorCapture:
             if touch.is_pressed:  # touched, but GenImg saw no finger yet
                 session.pause(self.settings.poll_interval_s)
 
-    def _wait_for_lift(self, session: Session) -> None:
-        """Until the glass is empty or ``lift_wait_s`` has passed (a finger kept on gives a new image)."""
-        end = self.clock() + self.settings.lift_wait_s
-        while self.clock() < end:
-            if not self._finger_on_glass(session):
-                return
+    def _lifted_within(self, session: Session, seconds: float) -> bool:
+        """Whether the glass was seen empty within ``seconds`` (looking at least once)."""
+        end = self.clock() + seconds
+        while self._finger_on_glass(session):
+            if self.clock() >= end:
+                return False
             session.pause(self.settings.poll_interval_s)
+        return True
 
     @staticmethod
     def _finger_on_glass(session: Session) -> bool:
