@@ -125,6 +125,8 @@ class Processor:
         return {pid: _rss_bytes(pid) for pid in list(processes)}
 
     def close(self, wait: bool = True) -> None:
+        """Stop taking work. ``wait=False`` drops what has not started: its futures, and a ``call``
+        waiting on one, raise ``concurrent.futures.CancelledError``."""
         with self._lock:
             self._closed = True
             self._executor.shutdown(wait=wait, cancel_futures=not wait)

@@ -172,6 +172,19 @@ class Installer:
         cmdline.write_text(" ".join(kept) + "\n")
         self.say(f"removed the serial console from {cmdline} (backup {backup.name}); reboot needed")
 
+    def _restore_console(self, cmdline: Path) -> None:
+        """Put back the serial console words the install removed, keeping later edits of the line."""
+        backup = cmdline.with_name(cmdline.name + CMDLINE_BACKUP_SUFFIX)
+        if not backup.exists():
+            return
+        removed = [word for word in backup.read_text().split() if CONSOLE.match(word)]
+        words = cmdline.read_text().split() if cmdline.exists() else []
+        missing = [word for word in removed if word not in words]
+        if missing:  # the console goes first, as Raspberry Pi OS has it: the last console= is /dev/console
+            cmdline.write_text(" ".join([*missing, *words]) + "\n")
+            self.say(f"put {' '.join(missing)} back on {cmdline} (serial console back after a reboot)")
+        backup.unlink()
+
     def write_udev_rule(self, model: PiModel) -> None:
         text = (CONFIG / "udev/99-livescan-sensor.rules").read_text().replace("@KERNEL@", model.uart)
         _write(self.path(UDEV_RULE), text, 0o644)
@@ -205,10 +218,7 @@ class Installer:
             self.say(f"removed the livescan lines from {boot / 'config.txt'}")
         if detect_model(self.root).disable_bluetooth_uart:
             self._systemctl("enable", "hciuart.service")
-        backup = boot / ("cmdline.txt" + CMDLINE_BACKUP_SUFFIX)
-        if backup.exists():
-            backup.replace(boot / "cmdline.txt")
-            self.say("restored cmdline.txt from its backup (serial console back after a reboot)")
+        self._restore_console(boot / "cmdline.txt")
         for kept, holding in KEPT.items():
             if not self.path(kept).exists():
                 continue

@@ -156,6 +156,16 @@ def test_uninstall_restores_the_machine_but_keeps_the_queue_unless_purged(tmp_pa
     assert (root / "etc/passwd").read_text() == pristine_users["passwd"]
 
 
+def test_uninstall_gives_the_console_back_and_keeps_later_edits_of_the_command_line(tmp_path: Path) -> None:
+    root = fake_root(tmp_path, PI5)
+    assert run(root).returncode == 0
+    cmdline = root / "boot/firmware/cmdline.txt"
+    cmdline.write_text(cmdline.read_text().strip() + " usbcore.autosuspend=-1\n")  # the admin's edit
+    assert run(root, "--uninstall").returncode == 0
+    assert cmdline.read_text() == CMDLINE.strip() + " usbcore.autosuspend=-1\n"
+    assert not (root / "boot/firmware/cmdline.txt.livescan-backup").exists()
+
+
 def test_a_reinstall_gives_the_data_back_to_the_service_and_purge_removes_the_centres(tmp_path: Path) -> None:
     root = fake_root(tmp_path, PI5)
     assert run(root, "--with-centre").returncode == 0
