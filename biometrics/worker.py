@@ -36,6 +36,7 @@ import ctypes.util
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
@@ -51,6 +52,7 @@ from biometrics.ridge_pattern import ridge_pattern
 
 Mode = Literal["process", "thread"]
 WARM_UP_SEED = 1  # a test pattern on which mindtct and NFIQ 2 both run fully
+STUCK_AFTER_S = 60.0  # one piece of work running longer than this means the processing thread is stuck
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 128 * 1024
 
@@ -66,7 +68,14 @@ class Processor:
     or call ``close()``. Bad input (``InvalidFrame``, ``InvalidFingerPosition``) raises at once;
     failures while processing are raised by ``future.result()``. Submit from any thread."""
 
-    def __init__(self, *, mode: Mode = "process", workers: int = 1, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        mode: Mode = "process",
+        workers: int = 1,
+        clock: Clock = utc_now,
+        stuck_after_s: float = STUCK_AFTER_S,
+    ) -> None:
         if mode not in ("process", "thread"):
             raise ValueError(f"mode must be 'process' or 'thread', got {mode!r}")
         if workers < 1:
@@ -77,6 +86,8 @@ class Processor:
         self._lock = threading.Lock()
         self._ready_lock = threading.Lock()
         self._closed = False
+        self._stuck_after_s = stuck_after_s
+        self._running: dict[int, float] = {}  # thread mode: processing thread -> when its work started
         self._executor = self._start()
 
     def submit(
@@ -90,11 +101,11 @@ class Processor:
             if self._closed:
                 raise ProcessorClosed("this Processor has been closed")
             try:
-                return self._executor.submit(_process, pixels, position, moment)
+                return self._submit(_process, pixels, position, moment)
             except BrokenExecutor:  # a worker died (native crash, OOM kill): start afresh
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = self._start()
-                return self._executor.submit(_process, pixels, position, moment)
+                return self._submit(_process, pixels, position, moment)
 
     def call(self, fn: Callable[..., T], /, *args: Any) -> T:
         """``fn(*args)`` where this Processor runs NBIS: in thread mode on its processing thread (at
@@ -104,8 +115,17 @@ class Processor:
         if self.mode != "thread" or getattr(_this_thread, "processor", None) is self:
             return fn(*args)
         with self._lock:
-            future = None if self._closed else self._executor.submit(fn, *args)
+            future = None if self._closed else self._submit(fn, *args)
         return fn(*args) if future is None else future.result()
+
+    @property
+    def alive(self) -> bool:
+        """Taking work: not closed and, in thread mode, no piece of work running for longer than
+        ``stuck_after_s`` (a process worker that dies is replaced at the next submit)."""
+        if self._closed:
+            return False
+        now = time.monotonic()
+        return all(now - started < self._stuck_after_s for started in list(self._running.values()))
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until every worker has loaded NFIQ 2 and processed a warm-up frame."""
@@ -144,7 +164,7 @@ class Processor:
             executor: Executor = ThreadPoolExecutor(
                 self.workers, thread_name_prefix="biometrics", initializer=self._mark_thread
             )
-            self._warm_up_done = executor.submit(_warm_up)
+            self._warm_up_done = executor.submit(self._timed, _warm_up)
             return executor
         context = multiprocessing.get_context("spawn")  # never fork a multi-threaded station
         self._ready_queue = context.Queue()
@@ -157,6 +177,19 @@ class Processor:
 
     def _mark_thread(self) -> None:
         _this_thread.processor = self
+
+    def _submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        if self.mode == "thread":
+            return self._executor.submit(self._timed, fn, *args)
+        return self._executor.submit(fn, *args)
+
+    def _timed(self, fn: Callable[..., T], /, *args: Any) -> T:
+        thread = threading.get_ident()
+        self._running[thread] = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            del self._running[thread]
 
 
 def shared_extractor() -> Extractor:

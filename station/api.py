@@ -13,6 +13,10 @@ at ``/``; the API under ``/api``:
   /api/booking/fingers/{fgp}/(capture|accept|mark|override)``; ``GET
   /api/booking/fingers/{fgp}.png``; ``POST /api/booking/submit`` -> ``{tcn}`` or 409 with
   ``duplicates`` or ``missing``; ``POST /api/booking/cancel``.
+* A booking belongs to the officer who opened it; it stays open across sign-out and the idle lock
+  and resumes when they sign in again. Another officer's session sees only ``{id, operator, state,
+  owned: false, message}`` of it (in ``GET /api/booking`` and on the event stream: no finger
+  events, no prints), gets 403 ``not_your_booking`` for every action, and may cancel it.
 * ``GET /api/queue``; ``GET /api/queue/{tcn}`` (both answers; an audited read);
   ``POST /api/queue/{tcn}/acknowledge``.
 * ``GET /api/events``: server-sent events: a snapshot (``booking``, ``queue``, ``sensor``), then every event
@@ -48,6 +52,18 @@ from station.diag.api import router as diag_router
 from station.events import EventHub, SubscriptionClosed
 from station.form import FIELD_INPUTS, FormInvalid, check_form, code_tables, parse_form
 from station.operators import LockedOut, NotSupervisor, Operators, Session, SessionExpired, SignInFailed
+from station.workflow import (
+    CAPTURING,
+    READY,
+    AuditUnavailable,
+    BookingInProgress,
+    IncompleteBooking,
+    NoOpenBooking,
+    NotBookingOwner,
+    QueueUnavailable,
+    SequenceCheckFailed,
+    WorkflowError,
+)
 from sync.clock import Clock, utc_now
 from sync.outbox import MEANING, Outbox, OutboxError
 from sync.transaction import Problem, TransactionInvalid
@@ -146,19 +162,23 @@ class PresentBody(BaseModel):
 
 def _workflow_error(exc: Exception) -> ApiError | None:
     """The API's answer to an error of the booking workflow, by its class (None: not one of them)."""
-    name = type(exc).__name__
     message = str(exc)
-    if name == "SequenceCheckFailed":
-        pairs = [list(pair) for pair in getattr(exc, "duplicates", [])]
-        return ApiError(409, "sequence_check", message, duplicates=pairs)
-    if name == "IncompleteBooking":
-        return ApiError(409, "incomplete", message, missing=list(getattr(exc, "positions", [])))
-    if name == "BookingInProgress":
+    if isinstance(exc, SequenceCheckFailed):
+        return ApiError(409, "sequence_check", message, duplicates=[list(pair) for pair in exc.duplicates])
+    if isinstance(exc, IncompleteBooking):
+        return ApiError(409, "incomplete", message, missing=list(exc.positions))
+    if isinstance(exc, BookingInProgress):
         return ApiError(409, "booking_in_progress", message)
-    if name in ("NoBooking", "NoOpenBooking"):
+    if isinstance(exc, NoOpenBooking):
         return ApiError(404, "no_booking", message)
-    if any(cls.__name__ == "WorkflowError" for cls in type(exc).__mro__):
-        return ApiError(409, _snake(name), message)
+    if isinstance(exc, NotBookingOwner):
+        return ApiError(403, "not_your_booking", message)
+    if isinstance(exc, AuditUnavailable):
+        return ApiError(503, "audit_unavailable", message)
+    if isinstance(exc, QueueUnavailable):
+        return ApiError(503, "queue_unavailable", message)
+    if isinstance(exc, WorkflowError):
+        return ApiError(409, _snake(type(exc).__name__), message)
     return None
 
 
@@ -425,42 +445,47 @@ def create_app(services: StationServices) -> FastAPI:
                 problems=[p.as_dict() for p in exc.problems],
             ) from None  # fmt: skip
         try:
-            return workflow.start(signed.operator.id, subject, arrest).as_dict()
+            view = workflow.start(signed.operator.id, subject, arrest)
         except TransactionInvalid as exc:
             problems = [Problem(FIELD_INPUTS.get(p.field, "form"), p.message).as_dict() for p in exc.problems]
             raise ApiError(
                 422, "form_invalid", "the form has problems; see each field", problems=problems
             ) from None
+        return booking_for(view.as_dict(), signed.operator.id) or {}
 
     @app.get("/api/booking")
-    def booking(_: Signed) -> dict[str, Any]:
+    def booking(signed: Signed) -> dict[str, Any]:
         view = workflow.view()
         if view is None:
             raise ApiError(404, "no_booking", "no booking is open; fill in the form to start one")
-        return view.as_dict()
+        return booking_for(view.as_dict(), signed.operator.id) or {}
 
-    def _open() -> None:
-        if workflow.view() is None:
-            raise ApiError(404, "no_booking", "no booking is open; fill in the form to start one")
-
-    def _view() -> dict[str, Any]:
+    def _open(signed: Session | None = None) -> None:
+        """404 without a booking; with ``signed``, 403 unless the booking is theirs."""
         view = workflow.view()
-        return view.as_dict() if view is not None else {}
+        if view is None:
+            raise ApiError(404, "no_booking", "no booking is open; fill in the form to start one")
+        if signed is not None:
+            workflow.check_owner(signed.operator.id)
+
+    def _view(signed: Session) -> dict[str, Any]:
+        view = workflow.view()
+        return (booking_for(view.as_dict(), signed.operator.id) if view is not None else None) or {}
 
     @app.post("/api/booking/fingers/{fgp}/capture")
-    def capture(fgp: int, _: Signed) -> dict[str, Any]:
-        _open()
-        workflow.capture(_fgp(fgp))
-        return _view()
+    def capture(fgp: int, signed: Signed) -> dict[str, Any]:
+        _open(signed)
+        workflow.capture(_fgp(fgp), operator=signed.operator.id)
+        return _view(signed)
 
     @app.post("/api/booking/fingers/{fgp}/accept")
-    def accept(fgp: int, _: Signed) -> dict[str, Any]:
-        _open()
-        workflow.accept(_fgp(fgp))
-        return _view()
+    def accept(fgp: int, signed: Signed) -> dict[str, Any]:
+        _open(signed)
+        workflow.accept(_fgp(fgp), operator=signed.operator.id)
+        return _view(signed)
 
     @app.post("/api/booking/fingers/{fgp}/mark")
-    def mark(fgp: int, body: MarkBody, _: Signed) -> dict[str, Any]:
+    def mark(fgp: int, body: MarkBody, signed: Signed) -> dict[str, Any]:
         reasons = {reason.value for reason in MissingReason}
         if body.reason not in reasons:
             raise ApiError(
@@ -468,27 +493,27 @@ def create_app(services: StationServices) -> FastAPI:
                 "bad_reason",
                 f"reason {body.reason[:10]!r} must be XX (amputated) or UP (unable to print)",
             )
-        _open()
-        workflow.mark(_fgp(fgp), body.reason)
-        return _view()
+        _open(signed)
+        workflow.mark(_fgp(fgp), body.reason, operator=signed.operator.id)
+        return _view(signed)
 
     @app.post("/api/booking/fingers/{fgp}/override")
     def override(fgp: int, body: OverrideBody, signed: Signed) -> dict[str, Any]:
-        _open()
+        _open(signed)  # before the supervisor's PIN is checked (and counted) for nothing
         _fgp(fgp)
         with _sign_in_errors("override_refused"):
             supervisor = services.operators.verify_supervisor(body.supervisor, body.pin)
-        workflow.override(fgp, supervisor.id)
-        return _view()
+        workflow.override(fgp, supervisor.id, operator=signed.operator.id)
+        return _view(signed)
 
     @app.get("/api/booking/fingers/{fgp}.png")
-    def finger_png(fgp: int, _: Signed) -> Response:
-        _open()
-        return Response(workflow.image_png(_fgp(fgp)), media_type="image/png")
+    def finger_png(fgp: int, signed: Signed) -> Response:
+        _open(signed)
+        return Response(workflow.image_png(_fgp(fgp), operator=signed.operator.id), media_type="image/png")
 
     @app.post("/api/booking/submit")
     def submit(signed: Signed) -> dict[str, Any]:
-        _open()
+        _open(signed)
         tcn = workflow.submit(signed.operator.id)
         app.state.queue_watcher.check()
         return {"tcn": tcn}
@@ -529,13 +554,14 @@ def create_app(services: StationServices) -> FastAPI:
     @app.get("/api/events")
     async def events(request: Request, signed: Signed) -> StreamingResponse:
         subscription = services.events.subscribe()
-        token = signed.token
+        token, operator = signed.token, signed.operator.id
 
         async def stream() -> AsyncIterator[str]:
             try:
                 yield "retry: 2000\n\n"
-                view = workflow.view()
-                yield _sse({"event": "booking", "booking": view.as_dict() if view else None})
+                view = await asyncio.to_thread(workflow.view)  # it waits for the workflow's lock
+                shown = booking_for(view.as_dict() if view else None, operator)
+                yield _sse({"event": "booking", "booking": shown})
                 items = await asyncio.to_thread(queue_items, services.outbox)
                 yield _sse({"event": "queue", "items": items})
                 if (sensor := sensor_snapshot(services.workflow)) is not None:
@@ -548,7 +574,10 @@ def create_app(services: StationServices) -> FastAPI:
                     if not services.operators.active(token):  # signed out, locked or idle
                         yield _sse({"event": "session", "state": "expired"})
                         return
-                    yield ": keepalive\n\n" if event is None else _sse(event)
+                    if event is None:
+                        yield ": keepalive\n\n"
+                    elif (shown := event_for(event, operator)) is not None:
+                        yield _sse(shown)
             finally:
                 subscription.close()
 
@@ -593,6 +622,34 @@ def create_app(services: StationServices) -> FastAPI:
     if KIOSK.is_dir():
         app.mount("/", StaticFiles(directory=KIOSK, html=True), name="kiosk")
     return app
+
+
+def booking_for(booking: dict[str, Any] | None, operator: str) -> dict[str, Any] | None:
+    """A booking view (``BookingView.as_dict``) as ``operator``'s session may see it: all of it for the
+    officer who started it; for anyone else only whose it is and its state (no fingers, no scores)."""
+    if booking is None:
+        return None
+    owner = booking.get("operator")
+    if owner == operator:
+        return {**booking, "owned": True}
+    state = booking.get("state")
+    message = (
+        f"A booking started by officer {owner} is open: only they can continue it; you can cancel it."
+        if state in (CAPTURING, READY)
+        else ""
+    )
+    return {"id": booking.get("id"), "operator": owner, "state": state, "owned": False, "message": message}
+
+
+def event_for(event: dict[str, Any], operator: str) -> dict[str, Any] | None:
+    """A hub event as ``operator``'s event stream may show it (None: not at all). Finger and progress
+    events of another officer's booking are left out, its booking events cut down by ``booking_for``."""
+    kind = event.get("event")
+    if kind == "booking":
+        return {**event, "booking": booking_for(event.get("booking"), operator)}
+    if kind in ("finger", "progress") and event.get("operator") != operator:
+        return None
+    return event
 
 
 def sensor_snapshot(workflow: Any) -> dict[str, Any] | None:

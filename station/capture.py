@@ -62,6 +62,7 @@ from drivers.errors import (
     TransportError,
 )
 from station import sensor_tools
+from station.capture_settings import CaptureSettings, InvalidCaptureSettings
 from station.sensor_worker import Session
 
 log = logging.getLogger(__name__)
@@ -125,10 +126,6 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 
-class InvalidCaptureSettings(ValueError):
-    """A capture setting is out of range; the message names it and the allowed values."""
-
-
 class WorkflowError(Exception):
     """Base of every refusal by the capture workflow; the message says what to do instead."""
 
@@ -159,36 +156,6 @@ def next_state(fgp: int, state: str, event: str) -> str:
         return TRANSITIONS[(state, event)]
     except KeyError:
         raise InvalidTransition(fgp, state, event) from None
-
-
-@dataclass(frozen=True)
-class CaptureSettings:
-    """How fingers are captured. The daemon fills them from ``[capture]`` and, for
-    ``poll_interval_s``/``finger_timeout_s``, ``[sensor]``; the others keep their defaults."""
-
-    quality_threshold: int = 30  # NFIQ 2; below it a print needs a retake or a supervisor override
-    poll_interval_s: float = 0.1  # GenImg polling when no TOUCH line is wired
-    finger_timeout_s: float = 60.0  # an armed finger with nothing on the glass (or a finger left on it
-    #                                 when it should be lifted) for this long fails
-    auto_advance: bool = True  # after an upload, arm the next pending finger while this one processes
-    max_attempts_before_up_hint: int = 3  # then the message suggests marking the finger UP
-    auto_accept: bool = True  # accept a print at or above the threshold without a tap (see module doc)
-    lift_wait_s: float = 1.0  # after a rejected image, how long to wait for the finger to be lifted
-    sensor_retries: int = 2  # sensor recoveries allowed per finger before it is "failed"
-
-    def __post_init__(self) -> None:
-        checks = [
-            ("quality_threshold", 0 <= self.quality_threshold <= 100, "0..100 (NFIQ 2)"),
-            ("poll_interval_s", 0.01 <= self.poll_interval_s <= 5, "0.01..5 seconds"),
-            ("finger_timeout_s", 1 <= self.finger_timeout_s <= 3600, "1..3600 seconds"),
-            ("max_attempts_before_up_hint", 1 <= self.max_attempts_before_up_hint <= 20, "1..20"),
-            ("lift_wait_s", 0 <= self.lift_wait_s <= 10, "0..10 seconds"),
-            ("sensor_retries", 0 <= self.sensor_retries <= 10, "0..10"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                value = getattr(self, name)
-                raise InvalidCaptureSettings(f"capture setting {name} = {value!r}: use {allowed}")
 
 
 @dataclass(frozen=True)

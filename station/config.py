@@ -9,6 +9,11 @@ found and what is allowed, and the file named. Relative paths: in ``[storage]``,
 ``storage.data_dir``; elsewhere (and ``data_dir`` itself), relative to the config file's folder.
 ``config.digest()`` identifies a configuration (for the audit log's "configuration changed");
 ``as_dict()`` hides the sensor password.
+
+The keys the capture workflow uses (``sensor.poll_interval_s``, ``sensor.finger_timeout_s``,
+``capture.quality_threshold``, ``capture.max_attempts_before_up_hint``) are checked by
+the limits of ``station.capture_settings``, the table ``CaptureSettings`` checks itself against,
+so a file is refused exactly when the workflow would refuse the value.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers import PROFILES
+from station.capture_settings import LIMITS
 
 Check = Callable[[Any], bool]
 _CODE = re.compile(r"[A-Z0-9]+")
@@ -67,6 +73,12 @@ def _one_of(choices: tuple[Any, ...]) -> Check:
     return lambda value: value in choices
 
 
+def _capture_key(default: Any, name: str) -> Any:
+    """A key whose value becomes ``CaptureSettings.<name>``, with that setting's limits."""
+    limit = LIMITS[name]
+    return field(default=default, metadata={**_meta(limit.allowed, limit.admits), "capture": name})
+
+
 def _pin(value: int) -> bool:
     return value == 0 or value in GPIO_PINS
 
@@ -105,15 +117,15 @@ class SensorSection:
     max_baud: int = _key(115200, "9600 x N for N = 1..12, not below sensor.baud", _one_of(_BAUDS))
     negotiate: bool = _key(True, "true or false")
     password: int = _key(0, "0 to 0xFFFFFFFF (the module's 32-bit password)", _between(0, 0xFFFFFFFF))
-    poll_interval_s: float = _key(0.1, "0.02 to 5 seconds", _between(0.02, 5.0))
-    finger_timeout_s: float = _key(60.0, "1 to 600 seconds", _between(1.0, 600.0))
+    poll_interval_s: float = _capture_key(0.1, "poll_interval_s")
+    finger_timeout_s: float = _capture_key(60.0, "finger_timeout_s")
 
 
 @dataclass(frozen=True)
 class CaptureSection:
-    quality_threshold: int = _key(30, "0 to 100 (NFIQ 2)", _between(0, 100))
+    quality_threshold: int = _capture_key(30, "quality_threshold")
     auto_advance: bool = _key(True, "true or false")
-    max_attempts_before_up_hint: int = _key(3, "1 to 20", _between(1, 20))
+    max_attempts_before_up_hint: int = _capture_key(3, "max_attempts_before_up_hint")
 
 
 @dataclass(frozen=True)

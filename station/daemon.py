@@ -9,7 +9,8 @@ this process, NFIQ 2 loaded and warmed up), the sensor worker (it alone owns the
 booking workflow, the sync worker (mutual TLS to the centre), the GPIO status panel (if wired; it
 follows the "cue" and "sensor" events), the event hub, and the kiosk API with uvicorn on a
 loopback address only; then tells systemd it is ready and, under a watchdog, pings it while the
-workers are healthy.
+workers are healthy (``Station.healthy``: the sensor, sync, API and event threads alive and the
+processing thread taking work, ``Processor.alive``).
 
 ``Station.stop`` runs in the reverse order: systemd hears STOPPING=1; live event streams end and
 the API stops accepting requests; the workflow disarms the sensor; the sensor worker finishes the
@@ -498,7 +499,7 @@ class Station:
             max_attempts_before_up_hint=config.capture.max_attempts_before_up_hint,
         )
         issuer = TcnIssuer(config.station.ori, config.station.station_id, utc_now, outbox.next_sequence)
-        workflow = BookingWorkflow(  # starts the sensor worker
+        workflow = BookingWorkflow(  # starts the sensor worker; refuses what it cannot audit
             sensor, processor, outbox, issuer,
             settings=settings, publish=self.events.publish, audit=self._audit,
             destination=config.station.destination,
@@ -508,7 +509,7 @@ class Station:
 
         operators = Operators(
             OperatorFile(storage.operators),
-            audit=self._audit,
+            audit=self._audit_or_log,
             max_failures=config.kiosk.max_pin_failures,
             lockout=timedelta(minutes=config.kiosk.lockout_minutes),
             idle=timedelta(minutes=config.kiosk.idle_lock_minutes),
@@ -558,9 +559,14 @@ class Station:
     # --- audit ----------------------------------------------------------------------------
 
     def _audit(self, actor: str, event: str, detail: str | None = None) -> None:
+        """Write an audit entry; a failure raises (the workflow refuses what it cannot audit)."""
         assert self.outbox is not None
+        self.outbox.audit(actor, event, detail=detail)
+
+    def _audit_or_log(self, actor: str, event: str, detail: str | None = None) -> None:
+        """Write an audit entry of a sign-in, sign-out or lockout; a failure is logged, not raised."""
         try:
-            self.outbox.audit(actor, event, detail=detail)
+            self._audit(actor, event, detail)
         except Exception:
             log.exception("could not write the audit entry %r", event)
 
@@ -590,11 +596,13 @@ class Station:
     # --- health ---------------------------------------------------------------------------
 
     def healthy(self) -> bool:
-        """Every worker thread alive (the watchdog pings only then)."""
+        """Every worker thread alive and the processing thread taking work (the watchdog pings only then)."""
         workers = (self.sensor, self.sync)
         if any(worker is None or not worker.alive for worker in workers):
             return False
-        return self.api is not None and self.api.alive and all(item.alive for item in self.listeners)
+        if self.api is None or not self.api.alive or not all(item.alive for item in self.listeners):
+            return False
+        return self.processor is not None and self.processor.alive
 
     # --- stop -----------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@
   locked for ``lockout``; a session ends after ``idle`` without use. An unknown id is treated
   exactly like a known one with a wrong PIN (same message, same counting, same lockout), so the
   kiosk does not reveal which ids exist. Every sign-in, sign-out, failure and lockout is audited.
+  Sessions idle for ``idle`` are dropped (and audited as expired) at every sign-in and session
+  lookup, so tokens that never come back (a closed browser) do not pile up.
 * ``operator`` : the click group ``livescan station operator add | list | remove``.
 """
 
@@ -307,7 +309,9 @@ class Operators:
         now = self._clock()
         session = Session(secrets.token_urlsafe(32), found, now, now)
         with self._lock:
+            expired = self._drop_idle(now)
             self._sessions[session.token] = session
+        self._audit_expired(expired)
         self._audit(found.id, "signed_in", None)
         return session
 
@@ -323,18 +327,33 @@ class Operators:
         """The live session for ``token`` (its idle time restarts), else ``SessionExpired``."""
         now = self._clock()
         with self._lock:
+            expired = self._drop_idle(now)
             session = self._sessions.get(token or "")
-            if session is None:
-                raise SessionExpired()
-            if now - session.last_used >= self.idle:
-                del self._sessions[session.token]
-                expired = session
-            else:
+            if session is not None:
                 session.last_used = now
-                return session
+        self._audit_expired(expired)
+        if session is not None:
+            return session
+        if any(old.token == token for old in expired):
+            raise SessionExpired("the station locked itself after being idle; sign in again")
+        raise SessionExpired()
+
+    def sessions(self) -> int:
+        """How many sessions are held (live, or idle and not purged yet)."""
+        with self._lock:
+            return len(self._sessions)
+
+    def _drop_idle(self, now: datetime) -> list[Session]:
+        """Remove the sessions idle for ``idle`` (lock held); the ones removed."""
+        idle = [session for session in self._sessions.values() if now - session.last_used >= self.idle]
+        for session in idle:
+            del self._sessions[session.token]
+        return idle
+
+    def _audit_expired(self, sessions: list[Session]) -> None:
         minutes = int(self.idle.total_seconds() // 60)
-        self._audit(expired.operator.id, "session_expired", f"idle {minutes} min")
-        raise SessionExpired("the station locked itself after being idle; sign in again")
+        for session in sessions:
+            self._audit(session.operator.id, "session_expired", f"idle {minutes} min")
 
     def active(self, token: str | None) -> bool:
         """Whether ``token`` is a live session, without counting this as use."""

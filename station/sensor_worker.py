@@ -1,8 +1,9 @@
 """The sensor worker: the one thread that opens, owns and talks to the fingerprint module's port.
 
-Everything that needs the sensor goes through ``SensorWorker.submit(fn)``: ``fn(session)`` runs on
-the worker thread with ``session.sensor``, and the caller gets a ``SensorJob`` (a future plus
-``cancel()``). Jobs run one at a time, in order.
+Everything that needs the sensor goes through ``SensorWorker.submit(fn, activity=...)``: ``fn(session)``
+runs on the worker thread with ``session.sensor``, and the caller gets a ``SensorJob`` (a future
+whose ``cancel()`` also stops a running job at its next check). Jobs run one at a time, in order;
+while one runs the state is "busy" with the job's ``activity`` as the message.
 
 Recovery, so that every failure has a way back to a usable sensor:
 
@@ -125,9 +126,10 @@ class Session:
 class SensorJob(Future[T]):
     """A future for one job on the sensor, which can also be cancelled while it runs."""
 
-    def __init__(self, fn: Callable[[Session], T]) -> None:
+    def __init__(self, fn: Callable[[Session], T], activity: str = "busy") -> None:
         super().__init__()
         self.fn = fn
+        self.activity = activity
         self.wake = threading.Event()
         self._cancel_requested = False
 
@@ -136,10 +138,17 @@ class SensorJob(Future[T]):
         return self._cancel_requested
 
     def cancel(self) -> bool:
-        """Ask the job to end: at once if it is queued, at its next check if it is running."""
+        """Ask the job to end: at once if it is queued, at its next check if it is running.
+
+        As ``Future.cancel``: True only if the job was cancelled before it ran (it never will). A
+        running job ends at its next check with ``JobCancelled`` (or with its result if it finished
+        first); a finished job is left as it is. Both answer False.
+        """
+        if self.done():
+            return False
         self._cancel_requested = True
         self.wake.set()
-        return super().cancel() or True
+        return super().cancel()
 
 
 class SensorWorker:
@@ -237,9 +246,13 @@ class SensorWorker:
 
     # --- for other threads ----------------------------------------------------------------
 
-    def submit(self, fn: Callable[[Session], T]) -> SensorJob[T]:
-        """Queue ``fn(session)`` to run on the worker thread with the sensor; its ``SensorJob``."""
-        job: SensorJob[T] = SensorJob(fn)
+    def submit(self, fn: Callable[[Session], T], *, activity: str = "busy") -> SensorJob[T]:
+        """Queue ``fn(session)`` to run on the worker thread with the sensor; its ``SensorJob``.
+
+        ``activity`` is what the sensor's state message says while the job runs ("capturing the
+        right thumb", "reading the module's settings").
+        """
+        job: SensorJob[T] = SensorJob(fn, activity)
         with self._start_lock:
             if self.stopping:
                 job.set_exception(WorkerStopping("the sensor worker has stopped"))
@@ -250,7 +263,9 @@ class SensorWorker:
 
     def describe(self) -> SensorJob[dict[str, Any]]:
         """The module's identity and settings (``sensor_tools.describe``), read on the worker thread."""
-        return self.submit(lambda session: sensor_tools.describe(session.sensor))
+        return self.submit(
+            lambda session: sensor_tools.describe(session.sensor), activity="reading the module's settings"
+        )
 
     @property
     def state(self) -> str:
@@ -368,7 +383,7 @@ class SensorWorker:
             return
         self._current = job
         self._counters["jobs"] += 1
-        self._set_state(BUSY, "capturing")
+        self._set_state(BUSY, job.activity)
         try:
             session = Session(self, job, self.sensor_or_raise())
             result = job.fn(session)

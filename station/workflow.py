@@ -15,10 +15,25 @@ Privacy: frames, prints and templates stay in memory (dropped on retake, submiss
 cancellation); the only copy written anywhere is the sealed transaction in the outbox. Events and
 audit details carry booking ids, finger positions, scores and TCNs -- never names, images or templates.
 
+Ownership: a booking belongs to the officer who started it. Actions that take ``operator`` refuse
+another officer with ``NotBookingOwner`` (the booking survives sign-out and the idle lock, and its
+owner resumes it); anyone signed in may cancel it, audited with both ids.
+
+Audit: what an officer or supervisor decides is audited before it takes effect, and refused with
+``AuditUnavailable`` when the audit entry cannot be written -- opening a booking (prints would be
+taken with no trace), a supervisor's override (the audit entry is the only record of who accepted a
+print below the threshold) and marking a finger XX/UP (a claim that a finger cannot be printed).
+Submission writes its "queued" entry in the outbox's own transaction, so a booking is never queued
+unaudited (``QueueUnavailable`` when that write fails; the booking stays open). The other entries
+record what has already happened and are written on a best-effort basis (a failure is logged):
+``finger_captured`` (the print exists), ``booking_submitted`` (already queued and audited as such)
+and ``booking_cancelled`` (refusing a cancellation would keep a subject's prints in memory).
+
 Errors the caller maps to answers (all ``WorkflowError`` unless noted): ``BookingInProgress``,
-``NoOpenBooking``, ``InvalidFinger``, ``InvalidTransition`` (wrong state for the action),
-``BelowThreshold``, ``NoPrint``, ``IncompleteBooking`` (``positions``), ``SequenceCheckFailed``
-(``duplicates``); ``sync.transaction.TransactionInvalid`` for Type-2 data EBTS refuses.
+``NoOpenBooking``, ``NotBookingOwner``, ``InvalidFinger``, ``InvalidTransition`` (wrong state for
+the action), ``BelowThreshold``, ``NoPrint``, ``IncompleteBooking`` (``positions``),
+``SequenceCheckFailed`` (``duplicates``), ``AuditUnavailable``, ``QueueUnavailable``;
+``sync.transaction.TransactionInvalid`` for Type-2 data EBTS refuses.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import io
 import itertools
 import logging
 import math
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
@@ -93,6 +109,18 @@ class BookingInProgress(WorkflowError):
 
 class NoOpenBooking(WorkflowError):
     """There is no booking being captured; start one first."""
+
+
+class NotBookingOwner(WorkflowError):
+    """The open booking was started by another officer: only they can continue it; anyone may cancel it."""
+
+
+class AuditUnavailable(WorkflowError):
+    """The audit entry for an action could not be written, so the action was not taken."""
+
+
+class QueueUnavailable(WorkflowError):
+    """The booking could not be written to the outbox; it stays open with its prints."""
 
 
 class InvalidFinger(WorkflowError):
@@ -243,14 +271,18 @@ class BookingWorkflow:
             if self._closed:
                 raise WorkflowError("the workflow has been closed")
             if self._booking is not None and self._booking.open:
+                open_ = self._booking
                 raise BookingInProgress(
-                    f"booking {self._booking.id} is still open: submit or cancel it before starting another"
+                    f"booking {open_.id}, started by officer {open_.operator}, is still open: submit or "
+                    "cancel it before starting another"
                 )
             problems = self._descriptive_problems(subject, arrest)
             if problems:
                 raise TransactionInvalid(problems)
             booking = _Booking(operator, subject, arrest)
-            self._audit(operator, "booking_started", f"booking {booking.id}")
+            self._must_audit(
+                operator, "booking_started", f"booking {booking.id}", "the booking was not opened"
+            )
             self._booking = booking
             self._emit_booking(booking)
             if self.settings.auto_advance:
@@ -262,20 +294,31 @@ class BookingWorkflow:
         with self._lock:
             return self._booking.view() if self._booking else None
 
-    def capture(self, fgp: int) -> None:
-        """Arm the sensor for finger ``fgp``; on a captured, marked or failed finger this is a retake."""
+    def check_owner(self, operator: str) -> None:
+        """``NotBookingOwner`` if the open booking was started by someone other than ``operator``."""
+        with self._lock:
+            booking = self._booking
+            if booking is not None and booking.open:
+                self._check_owner(booking, operator)
+
+    def capture(self, fgp: int, *, operator: str | None = None) -> None:
+        """Arm the sensor for finger ``fgp``; on a captured, marked or failed finger this is a retake.
+
+        ``operator`` (here and in the other actions): the officer acting, refused with
+        ``NotBookingOwner`` unless the booking is theirs; None skips the check (the caller did it).
+        """
         position = _position(fgp)
         with self._lock:
-            booking = self._open()
+            booking = self._open(operator)
             if booking.fingers[position].state in fsm.ARMED:
                 return
             self._arm(booking, position)
 
-    def accept(self, fgp: int) -> None:
+    def accept(self, fgp: int, *, operator: str | None = None) -> None:
         """Accept a print in review that meets the threshold (nothing to do if already accepted)."""
         position = _position(fgp)
         with self._lock:
-            booking = self._open()
+            booking = self._open(operator)
             finger = booking.fingers[position]
             if finger.state == fsm.ACCEPTED:
                 return
@@ -290,16 +333,17 @@ class BookingWorkflow:
                 )
             self._accept(booking, finger, f"Accepted (NFIQ 2 {finger.processed.nfiq2}).")
 
-    def override(self, fgp: int, supervisor: str) -> None:
+    def override(self, fgp: int, supervisor: str, *, operator: str | None = None) -> None:
         """Accept a print below the threshold on a supervisor's authority (the caller checked the PIN).
 
-        Audited before the print counts as accepted; refused for an image with no minutiae.
+        Audited before the print counts as accepted (``AuditUnavailable``, the print still in review,
+        when the entry cannot be written); refused for an image with no minutiae.
         """
         position = _position(fgp)
         if not supervisor:
             raise WorkflowError("an override needs the supervisor's id")
         with self._lock:
-            booking = self._open()
+            booking = self._open(operator)
             finger = booking.fingers[position]
             if finger.state != fsm.REVIEW:
                 raise InvalidTransition(position, finger.state, fsm.OVERRIDE)
@@ -310,11 +354,12 @@ class BookingWorkflow:
                 return
             if processed.template is None:
                 raise NoPrint(f"the {finger.name} image shows no print at all: retake it or mark it UP")
-            self._audit(
+            self._must_audit(
                 supervisor,
                 "quality_override",
                 f"booking {booking.id}: FGP {position} {self._score_text(processed)} below threshold "
                 f"{self.settings.quality_threshold}, attempt {finger.attempts}, officer {booking.operator}",
+                f"the override was not applied and the {finger.name} print is still in review",
             )
             finger.override_by = supervisor
             finger.fire(fsm.OVERRIDE, f"Accepted below the threshold by supervisor {supervisor}.")
@@ -322,16 +367,22 @@ class BookingWorkflow:
             self._cue("good")
             self._update_state(booking)
 
-    def mark(self, fgp: int, reason: str) -> None:
-        """Record the finger as missing: "XX" amputated, "UP" unable to print."""
+    def mark(self, fgp: int, reason: str, *, operator: str | None = None) -> None:
+        """Record the finger as missing: "XX" amputated, "UP" unable to print (audited first)."""
         position = _position(fgp)
         if reason not in (MissingReason.AMPUTATED.value, MissingReason.UNABLE_TO_PRINT.value):
             raise InvalidFinger(
                 f"a missing finger is marked XX (amputated) or UP (unable to print), not {reason!r}"
             )
         with self._lock:
-            booking = self._open()
+            booking = self._open(operator)
             finger = booking.fingers[position]
+            self._must_audit(
+                booking.operator,
+                "finger_marked",
+                f"booking {booking.id}: FGP {position} {reason}",
+                f"the {finger.name} was not marked {reason}",
+            )
             was_armed = booking.job_fgp == position and finger.state in fsm.ARMED
             if was_armed:
                 self._cancel_job(booking)
@@ -340,18 +391,19 @@ class BookingWorkflow:
             finger.missing = reason
             words = "amputated (XX)" if reason == "XX" else "unable to print (UP)"
             finger.fire(fsm.MARK, f"Marked {words}.")
-            self._audit(booking.operator, "finger_marked", f"booking {booking.id}: FGP {position} {reason}")
             self._emit_finger(booking, finger)
             booking.duplicates = [pair for pair in booking.duplicates if position not in pair]
             if was_armed and self.settings.auto_advance:
                 self._arm_next(booking, position)
             self._update_state(booking)
 
-    def image_png(self, fgp: int) -> bytes:
+    def image_png(self, fgp: int, *, operator: str | None = None) -> bytes:
         """The 8-bit print with its minutiae drawn (ridge endings red, bifurcations blue), as PNG bytes."""
         position = _position(fgp)
         with self._lock:
             booking = self._booking
+            if booking is not None and operator is not None:
+                self._check_owner(booking, operator)
             finger = booking.fingers[position] if booking else None
             image = finger.image if finger else None
             minutiae = finger.processed.minutiae if finger and finger.processed else ()
@@ -373,11 +425,15 @@ class BookingWorkflow:
         """Sequence check, build and encode the transaction, issue its TCN, queue it; returns the TCN.
 
         ``IncompleteBooking`` if a finger is open, ``SequenceCheckFailed`` if two positions hold the
-        same finger (those positions are named in the booking's ``duplicates`` too).
+        same finger (those positions are named in the booking's ``duplicates`` too), ``NotBookingOwner``
+        unless ``operator`` started it, ``QueueUnavailable`` if the outbox (booking and its audit
+        entry, one transaction) cannot be written: nothing is queued and the booking stays open.
         """
+        with self._lock:
+            self._open(operator)
         self._check_missing_pairs()
         with self._lock:
-            booking = self._open()
+            booking = self._open(operator)
             if booking.state != READY:
                 raise IncompleteBooking([p for p in FINGERS if booking.fingers[p].state not in fsm.DONE])
             found = self._sequence_check(booking)
@@ -393,14 +449,22 @@ class BookingWorkflow:
             booking.duplicates = []
             tcn = self.issuer.issue()
             transaction = encode(self._transaction(booking, tcn), now=datetime.now(UTC))
-            self.outbox.submit(transaction, actor=operator)
+            try:
+                self.outbox.submit(transaction, actor=operator)
+            except (sqlite3.Error, OSError) as exc:
+                log.error("booking %s could not be queued: %s", booking.id, type(exc).__name__)
+                raise QueueUnavailable(
+                    f"the booking could not be written to the station's queue ({type(exc).__name__}); it "
+                    "is still open with its prints: submit it again, and if this keeps failing ask a "
+                    "technician to run `livescan diag queue`"
+                ) from exc
             booking.state = SUBMITTED
             booking.tcn = tcn.text
             booking.current_fgp = None
             for finger in booking.fingers.values():
                 finger.clear()
             printed = sum(1 for f in booking.fingers.values() if f.state == fsm.ACCEPTED)
-            self._audit(
+            self._try_audit(
                 operator,
                 "booking_submitted",
                 f"booking {booking.id}: TCN {tcn.text}, {len(transaction)} bytes, "
@@ -411,7 +475,10 @@ class BookingWorkflow:
             return tcn.text
 
     def cancel(self, operator: str) -> None:
-        """Abandon the open booking: the sensor is disarmed and every print is forgotten."""
+        """Abandon the open booking: the sensor is disarmed and every print is forgotten.
+
+        Any officer may cancel a booking another officer started (the audit entry names both).
+        """
         with self._lock:
             booking = self._open()
             self._cancel_job(booking)
@@ -420,7 +487,10 @@ class BookingWorkflow:
                 finger.clear()
             booking.state = CANCELLED
             booking.current_fgp = None
-            self._audit(operator, "booking_cancelled", f"booking {booking.id}")
+            detail = f"booking {booking.id}"
+            if operator != booking.operator:
+                detail += f", started by officer {booking.operator}, cancelled by officer {operator}"
+            self._try_audit(operator, "booking_cancelled", detail)
             self._emit_booking(booking)
 
     def close(self) -> None:
@@ -450,7 +520,7 @@ class BookingWorkflow:
     def _submit_job(self, booking: _Booking, finger: FingerCapture, clear_glass: bool = True) -> None:
         hooks = _Hooks(self, booking, finger.fgp, finger.generation)
         capture = SensorCapture(finger.fgp, self.settings, hooks, clear_glass=clear_glass)
-        job = self.sensor.submit(capture)
+        job = self.sensor.submit(capture, activity=f"capturing the {finger.name}")
         booking.job, booking.job_fgp = job, finger.fgp
         job.add_done_callback(lambda done: self._capture_done(hooks, done))
 
@@ -502,8 +572,9 @@ class BookingWorkflow:
         with self._lock:
             if self._current(hooks) is None:
                 return
-            event = {"event": "progress", "booking": hooks.booking.id, "fgp": hooks.fgp}
-            self._send(event | {"done": done, "total": total})
+            booking = hooks.booking
+            event = {"event": "progress", "booking": booking.id, "operator": booking.operator}
+            self._send(event | {"fgp": hooks.fgp, "done": done, "total": total})
 
     def _capture_done(self, hooks: _Hooks, job: Future[CapturedImage]) -> None:
         with self._lock:
@@ -572,7 +643,7 @@ class BookingWorkflow:
             passes = self._passes(processed)
             score = self._score_text(processed)
             outcome = "passed" if passes else f"below threshold {self.settings.quality_threshold}"
-            self._audit(
+            self._try_audit(
                 booking.operator,
                 "finger_captured",
                 f"booking {booking.id}: FGP {finger.fgp} attempt {finger.attempts}, {score}, "
@@ -676,11 +747,39 @@ class BookingWorkflow:
             return f" After {finger.attempts} attempts: if this finger cannot be printed, mark it UP."
         return ""
 
-    def _open(self) -> _Booking:
+    def _open(self, operator: str | None = None) -> _Booking:
         booking = self._booking
         if booking is None or not booking.open:
             raise NoOpenBooking("no booking is open: start one first")
+        if operator is not None:
+            self._check_owner(booking, operator)
         return booking
+
+    @staticmethod
+    def _check_owner(booking: _Booking, operator: str) -> None:
+        if operator != booking.operator:
+            raise NotBookingOwner(
+                f"booking {booking.id} was started by officer {booking.operator}: only they can continue "
+                "it (it resumes when they sign in); you can cancel it"
+            )
+
+    def _must_audit(self, actor: str, event: str, detail: str, refused: str) -> None:
+        """Write the audit entry of an action about to be taken, else ``AuditUnavailable``."""
+        try:
+            self._audit(actor, event, detail)
+        except Exception as exc:
+            log.error("could not write the audit entry %r (%s): refused", event, type(exc).__name__)
+            raise AuditUnavailable(
+                f"the station's audit log cannot be written ({type(exc).__name__}), so {refused}: try "
+                "again, and if this keeps failing ask a technician to run `livescan diag queue`"
+            ) from exc
+
+    def _try_audit(self, actor: str, event: str, detail: str) -> None:
+        """Write the audit entry of something that has already happened; a failure is only logged."""
+        try:
+            self._audit(actor, event, detail)
+        except Exception as exc:
+            log.error("could not write the audit entry %r: %s", event, type(exc).__name__)
 
     def _update_state(self, booking: _Booking) -> None:
         if not booking.open:
@@ -737,7 +836,8 @@ class BookingWorkflow:
         )
 
     def _emit_finger(self, booking: _Booking, finger: FingerCapture) -> None:
-        self._send({"event": "finger", "booking": booking.id, "finger": finger.view().as_dict()})
+        view = finger.view().as_dict()
+        self._send({"event": "finger", "booking": booking.id, "operator": booking.operator, "finger": view})
 
     def _emit_booking(self, booking: _Booking) -> None:
         self._send({"event": "booking", "booking": booking.view().as_dict()})
@@ -795,6 +895,7 @@ __all__ = [
     "CAPTURING",
     "READY",
     "SUBMITTED",
+    "AuditUnavailable",
     "BelowThreshold",
     "BookingInProgress",
     "BookingView",
@@ -804,6 +905,8 @@ __all__ = [
     "InvalidTransition",
     "NoOpenBooking",
     "NoPrint",
+    "NotBookingOwner",
+    "QueueUnavailable",
     "SequenceCheckFailed",
     "WorkflowError",
 ]

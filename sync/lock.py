@@ -23,8 +23,16 @@ class OutboxBusy(LockBusy):
     """Another process owns this outbox's sending side."""
 
 
+class LockAlreadyHeld(Exception):
+    """``acquire`` on a lock this object already holds (a bug in the caller: release it first)."""
+
+
 class ExclusiveLock:
-    """``acquire`` takes the lock or raises ``busy(holder_pid)`` (default ``LockBusy``) at once."""
+    """``acquire`` takes the lock or raises ``busy(holder_pid)`` (default ``LockBusy``) at once.
+
+    Not reentrant: acquiring it again while held raises ``LockAlreadyHeld`` (a second descriptor
+    would be leaked, or refused as if another process held the lock).
+    """
 
     def __init__(self, path: Path, *, busy: Callable[[str], LockBusy] | None = None) -> None:
         self.path = Path(path)
@@ -36,6 +44,10 @@ class ExclusiveLock:
         return self._descriptor is not None
 
     def acquire(self) -> None:
+        if self._descriptor is not None:
+            raise LockAlreadyHeld(
+                f"{self.path} is already locked by this object; release it before acquiring again"
+            )
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

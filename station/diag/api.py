@@ -222,7 +222,10 @@ def diag_capture(body: CaptureBody, request: Request) -> dict[str, Any]:
     with _exclusive(workflow):
         if worker.state not in ("ready", "busy"):
             raise HTTPException(503, f"the sensor is {worker.state}: {worker.status().get('message', '')}")
-        job = worker.submit(_capture_job(body.wait_s, lambda: booking_open(workflow)))
+        job = worker.submit(
+            _capture_job(body.wait_s, lambda: booking_open(workflow)),
+            activity="a test capture (livescan diag)",
+        )
         try:
             captured, baudrate, packet_size = job.result(timeout=body.wait_s + UPLOAD_MARGIN_S)
         except sensor_tools.NoFingerInTime as exc:  # a TimeoutError too: before the next clause

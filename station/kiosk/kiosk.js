@@ -72,10 +72,31 @@ function show(name) {
   document.body.dataset.screen = name;
 }
 
+function isOpen(b) { return Boolean(b && (b.state === "capturing" || b.state === "ready")); }
+// Another officer's open booking: the server shows only whose it is (no fingers); it can only be cancelled.
+function isForeign(b) { return isOpen(b) && b.owned === false; }
+
 function goBooking() {
   const b = app.booking;
-  if (b && (b.state === "capturing" || b.state === "ready")) { show("capture"); renderCapture(); }
+  if (isOpen(b) && !isForeign(b)) { show("capture"); renderCapture(); }
   else { show("form"); }
+  renderForeign();
+}
+
+function renderForeign() {
+  const foreign = isForeign(app.booking);
+  $("foreign-booking").hidden = !foreign;
+  $("foreign-text").textContent = foreign ? app.booking.message : "";
+  $("form-start").disabled = foreign;
+}
+
+async function cancelForeign() {
+  const b = app.booking;
+  if (!isForeign(b) || !window.confirm(`Cancel the booking officer ${b.operator} started? Its prints are discarded.`)) return;
+  const r = await api("POST", "/api/booking/cancel");
+  if (r.ok) app.booking = null;
+  else if (r.status !== 401) toast((r.data && r.data.message) || "could not cancel that booking");
+  renderForeign();
 }
 
 // --- keypads ----------------------------------------------------------------------------------
@@ -210,11 +231,13 @@ function handleEvent(event) {
     case "booking":
       app.booking = event.booking;
       if (app.booking && app.booking.duplicates) app.lastDuplicates = app.booking.duplicates;
+      if (isForeign(app.booking) && (app.screen === "capture" || app.screen === "review")) goBooking();
       if (app.screen === "capture") renderCapture();
       if (app.screen === "review") renderReview();
+      if (app.screen === "form") renderForeign();
       break;
     case "finger":
-      if (app.booking && event.booking === app.booking.id) {
+      if (app.booking && app.booking.fingers && event.booking === app.booking.id) {
         const i = app.booking.fingers.findIndex((f) => f.fgp === event.finger.fgp);
         if (i >= 0) app.booking.fingers[i] = event.finger;
         if (event.finger.state !== "uploading") hideProgress(event.finger.fgp);
@@ -343,7 +366,7 @@ async function startBooking() {
       toast((r.data && r.data.message) || "could not start the booking");
     }
   } finally {
-    button.disabled = false;
+    button.disabled = isForeign(app.booking);
   }
 }
 
@@ -351,7 +374,7 @@ async function startBooking() {
 
 function threshold() { return (app.station && app.station.quality_threshold) || null; }
 
-function finger(fgp) { return app.booking && app.booking.fingers.find((f) => f.fgp === fgp); }
+function finger(fgp) { return app.booking && app.booking.fingers && app.booking.fingers.find((f) => f.fgp === fgp); }
 
 function duplicatePositions() {
   const set = new Set();
@@ -360,7 +383,7 @@ function duplicatePositions() {
 }
 
 function selectedFinger() {
-  if (!app.booking) return null;
+  if (!app.booking || !app.booking.fingers) return null;
   const chosen = app.selected && finger(app.selected);
   if (chosen) return chosen;
   return finger(app.booking.current_fgp) || app.booking.fingers.find((f) => f.state === "review")
@@ -369,7 +392,7 @@ function selectedFinger() {
 
 function renderCapture() {
   const b = app.booking;
-  if (!b) return;
+  if (!b || !b.fingers) return;
   const current = b.current_fgp;
   const sel = selectedFinger();
   const dups = duplicatePositions();
@@ -492,7 +515,7 @@ async function onMark(reason) {
 async function armNextIfIdle() {
   // Auto-advance is the workflow's job; if nothing is armed and a finger is still to do, arm it.
   const b = app.booking;
-  if (!b || b.state !== "capturing") return;
+  if (!b || !b.fingers || b.state !== "capturing") return;
   if (b.fingers.some((f) => BUSY.has(f.state))) { renderCapture(); return; }
   const next = b.fingers.find((f) => f.state === "pending" || f.state === "failed");
   if (next) await fingerAction(next.fgp, "capture");
@@ -542,7 +565,7 @@ function renderReview() {
   const b = app.booking;
   const rows = $("review-rows");
   clear(rows);
-  if (!b) return;
+  if (!b || !b.fingers) return;
   const dups = duplicatePositions();
   let done = 0;
   for (const f of b.fingers) {
@@ -809,6 +832,7 @@ async function boot() {
   form.addEventListener("submit", (e) => e.preventDefault());
   $("form-start").addEventListener("click", startBooking);
   $("form-clear").addEventListener("click", resetForm);
+  $("foreign-cancel").addEventListener("click", cancelForeign);
 
   for (const shape of document.querySelectorAll("#hands .finger")) {
     shape.addEventListener("click", () => { app.selected = Number(shape.dataset.fgp); renderCapture(); });

@@ -133,3 +133,29 @@ def test_importing_biometrics_leaves_nbis_loaded_by_another_thread() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "nbis-loader" in result.stdout
+
+
+def test_a_processing_thread_busy_past_its_limit_is_not_alive_and_a_closed_one_never_is() -> None:
+    with Processor(mode="thread", stuck_after_s=0.2) as processor:
+        processor.wait_ready(60)
+        assert processor.alive
+        entered, release = threading.Event(), threading.Event()
+
+        def stuck() -> None:
+            entered.set()
+            release.wait(30)
+
+        blocker = threading.Thread(target=processor.call, args=(stuck,), daemon=True)
+        blocker.start()
+        assert entered.wait(30)
+        try:
+            for _ in range(300):  # bounded: ~3 s at most
+                if not processor.alive:
+                    break
+                release.wait(0.01)
+            assert not processor.alive  # one piece of work has run past stuck_after_s
+        finally:
+            release.set()
+        blocker.join(30)
+        assert processor.alive  # free again
+    assert not processor.alive

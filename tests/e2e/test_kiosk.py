@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # kiosk_system
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "station"))  # kiosk_helpers, daemon_helpers
 
-from daemon_helpers import OFFICER, SUPERVISOR
+from daemon_helpers import FORM, OFFICER, SUPERVISOR
 from kiosk_helpers import states, wait_for
 from kiosk_system import DemoSystem, demo_system
 
@@ -205,6 +205,32 @@ def test_touch_targets_are_big_enough(page: object, url: str) -> None:
         ".filter(([, h]) => h < 47.5)"
     )
     assert small == []
+    page.click("#nav-lock")
+    page.wait_for_selector("#screen-signin:not([hidden])")
+
+
+def test_another_officers_open_booking_shows_only_whose_it_is_and_can_be_cancelled(
+    page: object, url: str, system: DemoSystem, shots: Path
+) -> None:
+    owner = requests.Session()
+    signed = owner.post(f"{url}api/session", json={"operator": OFFICER[0], "pin": OFFICER[3]}, timeout=30)
+    assert signed.status_code == 200
+    form = {**FORM, "arrest_date": date.today().isoformat()}
+    assert owner.post(f"{url}api/booking", json={"form": form}, timeout=30).status_code == 200
+    assert owner.delete(f"{url}api/session", timeout=30).status_code == 200  # the booking stays open
+
+    page.goto(url)
+    sign_in(page, SUPERVISOR[0], SUPERVISOR[3])
+    page.wait_for_selector("#foreign-booking:not([hidden])")
+    assert page.is_visible("#screen-form") and page.is_disabled("#form-start")
+    assert f"A booking started by officer {OFFICER[0]} is open" in page.inner_text("#foreign-text")
+    snap(page, shots, "foreign-booking")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#foreign-cancel")
+    page.wait_for_selector("#foreign-booking", state="hidden")
+    assert not page.is_disabled("#form-start")
+    cancelled = [entry for entry in system.outbox.audit_trail() if entry.event == "booking_cancelled"][-1]
+    assert cancelled.actor == SUPERVISOR[0] and f"started by officer {OFFICER[0]}" in (cancelled.detail or "")
     page.click("#nav-lock")
     page.wait_for_selector("#screen-signin:not([hidden])")
 

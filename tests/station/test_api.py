@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +24,11 @@ from kiosk_helpers import (
     wait_for,
 )
 
-from station.api import sensor_snapshot
+from station.api import _workflow_error, sensor_snapshot
+from station.capture import CaptureSettings
 from station.daemon import ApiServer
 from station.events import EventHub, SubscriptionClosed
+from station.workflow import InvalidFinger, NoOpenBooking
 
 
 class Clock:
@@ -494,3 +497,208 @@ def test_an_unexpected_failure_is_a_500_whose_message_reaches_neither_page_nor_l
     assert answer.status_code == 500 and answer.json()["error"] == "internal"
     assert "BEEBLEBROX" not in answer.text
     assert "ValueError" in caplog.text and "BEEBLEBROX" not in caplog.text
+
+
+# --- a booking belongs to the officer who opened it ----------------------------------------------
+
+FOREIGN_KEYS = {"id", "operator", "state", "owned", "message"}
+
+
+def listen(client: Client, received: list[dict], ended: threading.Event | None = None) -> threading.Thread:
+    """Read ``/api/events`` into ``received`` on a thread (until the stream ends)."""
+
+    def run() -> None:
+        with client.get("/api/events", stream=True) as stream:
+            for line in stream.iter_lines(decode_unicode=True):
+                if line and line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+        if ended is not None:
+            ended.set()
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    return reader
+
+
+def test_an_open_booking_is_locked_to_its_officer_across_sign_out(station: KioskStation) -> None:
+    with serve(station) as first, Client(first.base) as second:
+        sign_in(first)
+        first.post("/api/demo/present", json={"subject": "S0002"})
+        opened = first.post("/api/booking", json={"form": complete_form()}).json()
+        assert opened["owned"] is True and opened["operator"] == "officer"
+        wait_for(lambda: states(station).get(1) in ("review", "accepted"), what="the right thumb's print")
+        assert first.delete("/api/session").status_code == 200  # the booking stays open on the server
+
+        sign_in(second, OFFICER2)
+        received: list[dict] = []
+        listen(second, received)
+        wait_for(lambda: len(received) >= 3, 10, "the snapshot")
+        shown = second.get("/api/booking").json()
+        assert set(shown) == FOREIGN_KEYS and shown["owned"] is False and shown["operator"] == "officer"
+        assert shown["state"] == "capturing" and "started by officer officer is open" in shown["message"]
+        assert received[0]["booking"] == shown  # the event stream's snapshot shows no more
+        override = {"supervisor": SUPERVISOR[0], "pin": SUPERVISOR[1]}
+        for method, path, body in [
+            ("post", "/api/booking/fingers/1/capture", None),
+            ("post", "/api/booking/fingers/1/accept", None),
+            ("post", "/api/booking/fingers/1/mark", {"reason": "UP"}),
+            ("post", "/api/booking/fingers/1/override", override),
+            ("get", "/api/booking/fingers/1.png", None),
+            ("post", "/api/booking/submit", None),
+        ]:
+            refused = getattr(second, method)(path, json=body)
+            assert refused.status_code == 403, (path, refused.text)
+            assert (
+                refused.json()["error"] == "not_your_booking"
+                and "you can cancel it" in refused.json()["message"]
+            )
+        again = second.post("/api/booking", json={"form": complete_form()})
+        assert again.status_code == 409 and "started by officer officer" in again.json()["message"]
+        assert not any(actor == "super" for actor, _ in audit_events(station))  # no PIN checked for nothing
+
+        sign_in(first)  # the owner resumes the booking as it was
+        resumed = first.get("/api/booking").json()
+        assert resumed["owned"] is True and len(resumed["fingers"]) == 10 and resumed["id"] == shown["id"]
+        assert first.post("/api/booking/fingers/10/mark", json={"reason": "UP"}).status_code == 200
+        station.events.publish({"event": "sensor", "state": "busy", "message": "sentinel"})
+        wait_for(
+            lambda: any(e.get("message") == "sentinel" for e in received), 10, "the events after the mark"
+        )
+        live = received[3:]
+        assert {event["event"] for event in live} >= {"booking"}  # the mark changed the booking
+        assert not [event for event in received if event["event"] in ("finger", "progress")]
+        for event in received:
+            if event["event"] == "booking":
+                assert set(event["booking"]) == FOREIGN_KEYS and event["booking"]["owned"] is False
+
+        assert second.post("/api/booking/cancel").json() == {"cancelled": True}
+        entry = [e for e in station.outbox.audit_trail() if e.event == "booking_cancelled"][-1]
+        assert entry.actor == "officer2" and "started by officer officer, cancelled by officer officer2" in (
+            entry.detail or ""
+        )
+        assert first.get("/api/booking").json()["state"] == "cancelled"
+
+
+def test_the_event_snapshot_does_not_block_the_server(
+    client: Client, station: KioskStation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot waits for the workflow's lock off the event loop: other requests are answered."""
+    sign_in(client)
+    entered, release = threading.Event(), threading.Event()
+    real_view = station.workflow.view
+
+    def slow_view():  # as if a submission held the workflow's lock
+        entered.set()
+        release.wait(30)
+        return real_view()
+
+    monkeypatch.setattr(station.workflow, "view", slow_view)
+    received: list[dict] = []
+    listen(client, received)
+    assert entered.wait(10)
+    try:
+        assert requests.get(client.base + "/api/station", timeout=10).status_code == 200
+    finally:
+        release.set()
+    wait_for(lambda: received, 10, "the snapshot")
+    assert received[0] == {"event": "booking", "booking": None}
+
+
+# --- what cannot be audited is not done --------------------------------------------------------
+
+
+@contextmanager
+def audit_refused(station: KioskStation) -> Iterator[None]:
+    """The outbox database refuses every new audit entry (a real SQLite failure in the real write)."""
+    with sqlite3.connect(station.outbox.path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit "
+            "BEGIN SELECT RAISE(ABORT, 'the audit entry could not be written'); END"
+        )
+    try:
+        yield
+    finally:
+        with sqlite3.connect(station.outbox.path) as db:
+            db.execute("DROP TRIGGER refuse_audit")
+
+
+def test_an_override_that_cannot_be_audited_is_refused_and_the_print_stays_in_review(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    strict = CaptureSettings(
+        quality_threshold=100, poll_interval_s=0.02, finger_timeout_s=120.0, lift_wait_s=0.2
+    )
+    with kiosk_station(tmp_path, capture=strict) as built, serve(built) as client:
+        sign_in(client)
+        with audit_refused(built):
+            refused = client.post("/api/booking", json={"form": complete_form()})
+            assert refused.status_code == 503 and refused.json()["error"] == "audit_unavailable"
+            assert "booking was not opened" in refused.json()["message"]
+            assert built.workflow.view() is None
+        client.post("/api/demo/present", json={"subject": "S0001"})
+        client.post("/api/booking", json={"form": complete_form()})
+        wait_for(lambda: states(built).get(1) == "review", what="the thumb below the threshold")
+        body = {"supervisor": SUPERVISOR[0], "pin": SUPERVISOR[1]}
+        with audit_refused(built):
+            refused = client.post("/api/booking/fingers/1/override", json=body)
+            assert refused.status_code == 503 and refused.json()["error"] == "audit_unavailable"
+            assert "override was not applied" in refused.json()["message"]
+            assert "still in review" in refused.json()["message"]
+            assert states(built)[1] == "review"
+            marked = client.post("/api/booking/fingers/9/mark", json={"reason": "XX"})
+            assert marked.status_code == 503 and states(built)[9] != "missing"
+            # a capture is recorded after the fact: its failed entry is logged, the print still shown
+            attempts = built.workflow.view().fingers[0].attempts
+            with caplog.at_level("ERROR"):
+                assert client.post("/api/booking/fingers/1/capture").status_code == 200
+                wait_for(
+                    lambda: (
+                        states(built)[1] == "review" and built.workflow.view().fingers[0].attempts > attempts
+                    ),
+                    what="the retaken thumb",
+                )
+            assert "could not write the audit entry 'finger_captured'" in caplog.text
+        assert not [e for e in audit_events(built) if e[1] in ("quality_override", "finger_marked")]
+        assert client.post("/api/booking/fingers/1/override", json=body).status_code == 200
+        assert states(built)[1] == "accepted"
+        assert ("super", "quality_override") in audit_events(built)
+
+
+def test_a_submission_whose_audit_entry_cannot_be_written_is_not_queued(
+    client: Client, station: KioskStation
+) -> None:
+    """The booking, its transaction and its "queued" audit entry are one outbox transaction."""
+    sign_in(client)
+    client.post("/api/demo/present", json={"subject": "S0001"})
+    client.post("/api/booking", json={"form": complete_form()})
+    for fgp in range(2, 11):
+        assert client.post(f"/api/booking/fingers/{fgp}/mark", json={"reason": "UP"}).status_code == 200
+    complete_fingers(client, station)
+    with audit_refused(station):
+        refused = client.post("/api/booking/submit")
+        assert refused.status_code == 503 and refused.json()["error"] == "queue_unavailable"
+        assert "still open with its prints" in refused.json()["message"]
+    assert client.get("/api/queue").json()["items"] == []
+    assert client.get("/api/booking").json()["state"] == "ready"
+    assert client.get("/api/booking/fingers/1.png").status_code == 200
+    answer = client.post("/api/booking/submit")
+    assert answer.status_code == 200, answer.text
+    assert [item["tcn"] for item in client.get("/api/queue").json()["items"]] == [answer.json()["tcn"]]
+
+
+# --- workflow errors are mapped by class ---------------------------------------------------------
+
+
+def test_workflow_errors_are_mapped_by_class_not_by_name() -> None:
+    class SequenceCheckFailed(Exception):  # a namesake that is no workflow error
+        pass
+
+    class BookingGone(NoOpenBooking):  # a subclass of a mapped error
+        pass
+
+    assert _workflow_error(SequenceCheckFailed("x")) is None
+    assert _workflow_error(ValueError("no booking")) is None
+    gone = _workflow_error(BookingGone("no booking is open"))
+    assert gone is not None and (gone.status, gone.code) == (404, "no_booking")
+    other = _workflow_error(InvalidFinger("finger 11"))
+    assert other is not None and (other.status, other.code) == (409, "invalid_finger")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from station import config as config_module
+from station.capture import CaptureSettings, InvalidCaptureSettings
 from station.config import ConfigError, StationConfig, keys, load_config
 from station.outbox_access import DEFAULT_DATABASE, DEFAULT_KEY_FILE
 
@@ -100,7 +101,7 @@ x = 1
     assert found["sensor.baud"] == "12345 is not allowed; allowed: 9600 x N for N = 1..12 (9600-115200)"
     assert "allowed: as608, r307, r503, zfm20" in found["sensor.model"]
     assert "unknown key; the keys of [sensor] are: url, model, baud" in found["sensor.bud"]
-    assert found["sensor.finger_timeout_s"].startswith('"60" is a string; allowed: 1 to 600 seconds')
+    assert found["sensor.finger_timeout_s"].startswith('"60" is a string; allowed: 1 to 3600 seconds')
     assert "loopback" in found["kiosk.host"]
     assert found["kiosk.idle_lock_minutes"].startswith("true is a boolean")
     assert found["gpio.touch"] == "GPIO 17 is already gpio.led_ready; each pin once"
@@ -115,7 +116,9 @@ x = 1
         ("[station]\nstation_id = 'K'", "station.station_id", "2-4 capital letters"),
         ("[sensor]\nbaud = 115200\nmax_baud = 57600", "sensor.max_baud", "below sensor.baud"),
         ("[sensor]\npassword = -1", "sensor.password", "0 to 0xFFFFFFFF"),
-        ("[sensor]\npoll_interval_s = 0", "sensor.poll_interval_s", "0.02 to 5"),
+        ("[sensor]\npoll_interval_s = 0", "sensor.poll_interval_s", "0.01 to 5"),
+        ("[sensor]\nfinger_timeout_s = 3601", "sensor.finger_timeout_s", "1 to 3600 seconds"),
+        ("[capture]\nmax_attempts_before_up_hint = 0", "capture.max_attempts_before_up_hint", "1 to 20"),
         ("[capture]\nquality_threshold = 101", "capture.quality_threshold", "0 to 100"),
         ("[gpio]\npin_factory = 'wiringpi'", "gpio.pin_factory", "'lgpio'"),
         ("[storage]\noutbox = ''", "storage.outbox", "a file path"),
@@ -198,3 +201,83 @@ def test_updated_and_for_demo_check_their_values(tmp_path: Path) -> None:
 
 def test_the_module_exports_what_the_daemon_needs() -> None:
     assert {"ConfigError", "StationConfig", "load_config"} <= set(dir(config_module))
+
+
+# --- the capture workflow's keys: one range, CaptureSettings' own ---------------------------------
+
+CAPTURE_KEYS = [
+    item
+    for kind in (config_module.SensorSection, config_module.CaptureSection)
+    for item in dataclasses.fields(kind)
+    if "capture" in item.metadata
+]
+_SECTION_OF = {config_module.SensorSection: "sensor", config_module.CaptureSection: "capture"}
+
+
+def _range(text: str) -> tuple[float, float]:
+    low, high = re.match(r"\s*([0-9.]+) to ([0-9.]+)", text).groups()  # type: ignore[union-attr]
+    return float(low), float(high)
+
+
+def _dotted(capture_name: str) -> str:
+    for kind, section in _SECTION_OF.items():
+        for item in dataclasses.fields(kind):
+            if item.metadata.get("capture") == capture_name:
+                return f"{section}.{item.name}"
+    raise AssertionError(capture_name)
+
+
+def test_the_capture_keys_are_the_ones_capture_settings_takes() -> None:
+    names = {item.metadata["capture"] for item in CAPTURE_KEYS}
+    assert names == {
+        "poll_interval_s",
+        "finger_timeout_s",
+        "quality_threshold",
+        "max_attempts_before_up_hint",
+    }
+    assert names <= {item.name for item in dataclasses.fields(CaptureSettings)}
+
+
+@pytest.mark.parametrize("item", CAPTURE_KEYS, ids=lambda item: item.name)
+def test_a_capture_key_is_accepted_exactly_where_capture_settings_accepts_it(
+    tmp_path: Path, item: dataclasses.Field
+) -> None:
+    """The file, its documentation and the workflow agree on the limits: the ends of the documented
+    range load and make valid CaptureSettings; just outside them the file is refused, naming the
+    file, the key and the allowed values, exactly as CaptureSettings refuses the value."""
+    dotted = _dotted(item.metadata["capture"])
+    section, name = dotted.split(".")
+    low, high = _range(item.metadata["allowed"])
+    step = 1 if item.type in (int, "int") else 0.001
+    number = int if item.type in (int, "int") else float
+    for value in (number(low), number(high)):
+        loaded = load_config(write(tmp_path, f"[{section}]\n{name} = {value}"))
+        assert getattr(getattr(loaded, section), name) == value
+        CaptureSettings(**{item.metadata["capture"]: value})
+    for value in (number(low - step), number(high + step)):
+        with pytest.raises(InvalidCaptureSettings):
+            CaptureSettings(**{item.metadata["capture"]: value})
+        path = write(tmp_path, f"[{section}]\n{name} = {value}")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert str(caught.value).startswith(str(path))
+        assert (
+            dict(caught.value.problems)[dotted]
+            == f"{value} is not allowed; allowed: {item.metadata['allowed']}"
+        )
+
+
+def test_the_readme_and_the_default_file_state_the_capture_keys_range() -> None:
+    readme = README.read_text()
+    default_file = DEFAULT_FILE.read_text().splitlines()
+    for item in CAPTURE_KEYS:
+        dotted = _dotted(item.metadata["capture"])
+        expected = _range(item.metadata["allowed"])
+        row = re.search(rf"^\| `{re.escape(dotted)}` \| `[^`]*` \| ([^|]+) \|", readme, re.M)
+        assert row is not None and _range(row.group(1)) == expected, dotted
+        name = dotted.split(".")[1]
+        line = next(number for number, text in enumerate(default_file) if text.startswith(f"{name} = "))
+        comment = re.search(r"\(([0-9.]+ to [0-9.]+)\)|([0-9]+-[0-9]+)", default_file[line - 1])
+        assert comment is not None, dotted
+        shown = comment.group(1) or comment.group(2).replace("-", " to ")
+        assert _range(shown) == expected, dotted

@@ -12,11 +12,13 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from daemon_helpers import (
+    FORM,
+    OFFICER,
     SECRETS,
     KioskClient,
     NotifyListener,
@@ -47,6 +51,7 @@ from station.daemon import (
     configure_logging,
     loopback_host,
 )
+from station.operators import OperatorFile
 from station.systemd import Notifier
 from sync.keyring import KeyFile, create_key_file
 from sync.lock import ExclusiveLock
@@ -170,6 +175,39 @@ def test_station_in_process_unlocks_the_sensor_and_audits_configuration_changes(
     plain = hashlib.sha256(json.dumps(password).encode()).hexdigest()[:16]
     keyed = hmac.new(salt.read_bytes(), json.dumps(password).encode(), "sha256").hexdigest()[:16]
     assert digests["sensor.password"] == keyed != plain
+
+
+@pytest.mark.timeout(180)
+def test_a_station_refuses_an_unaudited_booking_and_a_dead_processor_stops_the_watchdog(
+    tmp_path: Path,
+) -> None:
+    config = _in_process_config(tmp_path, f"health-{os.getpid()}")
+    OperatorFile(config.storage.operators).add(OFFICER[0], OFFICER[1], OFFICER[2], OFFICER[3])
+    pings: list[int] = []
+    station = Station(config, processor_mode="thread", sensor_timing=FAST_TIMING, notifier=Notifier({}))
+    station.watchdog.notifier.watchdog = lambda: pings.append(1) or True  # type: ignore[method-assign]
+    station.start()
+    try:
+        kiosk = requests.Session()
+        signed = kiosk.post(station.url + "api/session", json={"operator": OFFICER[0], "pin": OFFICER[3]})
+        assert signed.status_code == 200
+        # the daemon's workflow is given an audit that fails loudly (it used to be logged and ignored)
+        with sqlite3.connect(config.storage.outbox) as db:
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        form = {**FORM, "arrest_date": date.today().isoformat()}
+        refused = kiosk.post(station.url + "api/booking", json={"form": form}, timeout=30)
+        assert refused.status_code == 503 and refused.json()["error"] == "audit_unavailable"
+        assert station.workflow is not None and station.workflow.view() is None
+
+        assert station.healthy() and station.watchdog.ping() and pings == [1]
+        assert station.processor is not None
+        station.processor.close()  # the processing thread ends: no more pings
+        assert not station.healthy()
+        assert not station.watchdog.ping() and pings == [1]
+    finally:
+        station.stop()
 
 
 def test_a_missing_key_file_stops_the_start_with_the_command_to_run(tmp_path: Path) -> None:

@@ -207,6 +207,28 @@ def test_session_expires_after_idle(operators: Operators, clock: Clock, audit_lo
     assert audit_log[-1][:2] == ("officer1", "session_expired")
 
 
+def test_abandoned_sessions_are_purged_and_audited(
+    operators: Operators, clock: Clock, audit_log: list
+) -> None:
+    """A session whose token never comes back (the browser closed) is dropped once idle, at the next
+    sign-in or session lookup, and audited as expired; live sessions stay."""
+    abandoned = [operators.sign_in("officer1", "1234") for _ in range(3)]
+    clock.advance(minutes=20)
+    kept = operators.sign_in("sup", "987654")
+    assert operators.sessions() == 4
+    clock.advance(minutes=10)  # the first three are idle for 30 minutes, the last for 10
+    operators.session(kept.token)
+    assert operators.sessions() == 1
+    expired = [entry for entry in audit_log if entry[1] == "session_expired"]
+    assert expired == [("officer1", "session_expired", "idle 30 min")] * 3
+    clock.advance(minutes=30)
+    operators.sign_in("officer1", "1234")
+    assert operators.sessions() == 1 and audit_log[-2][:2] == ("sup", "session_expired")
+    for session in abandoned:
+        with pytest.raises(SessionExpired):
+            operators.session(session.token)
+
+
 def test_no_session(operators: Operators) -> None:
     with pytest.raises(SessionExpired):
         operators.session(None)

@@ -11,7 +11,7 @@ from capture_helpers import FAST, WAIT, impressions, make_rig, processor
 import hw_sim
 from drivers import FAST_TIMING, Sensor
 from hw_sim import SimSettings
-from station.sensor_worker import SensorWorker, WorkerStopping
+from station.sensor_worker import JobCancelled, SensorWorker, Session, WorkerStopping
 
 PHASES = ("waiting", "capturing", "uploading")
 PASSWORD = 0x1234ABCD
@@ -88,6 +88,44 @@ def test_a_job_cancelled_before_it_runs_never_touches_the_sensor(make_rig) -> No
     blocker.result(WAIT)
     assert rig.worker.submit(lambda session: 2).result(WAIT) == 2
     assert queued.cancelled() and ran == []
+
+
+def test_cancel_answers_whether_the_job_was_stopped_before_it_ran(make_rig) -> None:
+    """As ``Future.cancel``: True for a queued job (it never runs), False for a running one (it ends
+    at its next check) and for a finished one (left as it is)."""
+    rig = make_rig()
+    started = threading.Event()
+
+    def until_cancelled(session: Session) -> str:
+        started.set()
+        for _ in range(int(WAIT / 0.02)):
+            session.pause(0.02)  # raises JobCancelled once cancelled
+        return "never cancelled"
+
+    running = rig.worker.submit(until_cancelled)
+    queued = rig.worker.submit(lambda session: "ran")
+    assert started.wait(WAIT)
+    assert queued.cancel() is True and queued.cancelled()
+    assert running.cancel() is False and not running.cancelled()
+    with pytest.raises(JobCancelled):
+        running.result(WAIT)
+    finished = rig.worker.submit(lambda session: "done")
+    assert finished.result(WAIT) == "done"
+    assert finished.cancel() is False and finished.result() == "done"
+
+
+def test_the_busy_state_says_what_the_job_does(make_rig) -> None:
+    """Reading the module's settings (``livescan diag sensor``) is not reported as a capture."""
+    rig = make_rig()
+    rig.clear_events()
+    assert rig.worker.describe().result(WAIT)["model"]
+    busy = rig.wait_sensor("busy")
+    assert busy["message"] == "reading the module's settings"
+    rig.worker.submit(lambda session: None, activity="test capture for a technician").result(WAIT)
+    messages = [e["message"] for e in rig.events if e["event"] == "sensor" and e["state"] == "busy"]
+    assert messages == ["reading the module's settings", "test capture for a technician"]
+    assert rig.worker.submit(lambda session: None).result(WAIT) is None
+    assert "capturing" not in {e["message"] for e in rig.events if e["event"] == "sensor"}
 
 
 def test_a_publisher_that_raises_does_not_end_the_worker(caplog: pytest.LogCaptureFixture) -> None:

@@ -31,6 +31,7 @@ from station.workflow import (
     InvalidFinger,
     NoOpenBooking,
     NoPrint,
+    NotBookingOwner,
     SequenceCheckFailed,
     WorkflowError,
 )
@@ -294,3 +295,27 @@ def _finish_fingers(rig) -> None:
                 rig.workflow.capture(fgp)
         time.sleep(0.05)
     raise AssertionError(f"the fingers did not finish: {rig.finger_states()}")
+
+
+def test_only_the_officer_who_opened_a_booking_acts_on_it_but_anyone_may_cancel_it(make_rig) -> None:
+    rig = make_rig()
+    rig.start("officer-17")
+    rig.wait_finger(1, "waiting")
+    for action in (
+        lambda: rig.workflow.capture(2, operator="officer-99"),
+        lambda: rig.workflow.mark(2, "UP", operator="officer-99"),
+        lambda: rig.workflow.accept(1, operator="officer-99"),
+        lambda: rig.workflow.override(1, "super", operator="officer-99"),
+        lambda: rig.workflow.image_png(1, operator="officer-99"),
+        lambda: rig.workflow.submit("officer-99"),
+    ):
+        with pytest.raises(NotBookingOwner, match="started by officer officer-17: only they can continue it"):
+            action()
+    assert rig.finger_states()[2] == "pending"
+    rig.workflow.mark(2, "UP", operator="officer-17")
+    assert rig.finger_states()[2] == "missing"
+    rig.workflow.cancel("officer-99")
+    assert rig.workflow.view().state == "cancelled"
+    actor, event, detail = rig.audit_log[-1]
+    assert (actor, event) == ("officer-99", "booking_cancelled")
+    assert detail.endswith("started by officer officer-17, cancelled by officer officer-99")
