@@ -51,7 +51,15 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from station.diag.api import router as diag_router
 from station.events import EventHub, SubscriptionClosed
 from station.form import FIELD_INPUTS, FormInvalid, check_form, code_tables, parse_form
-from station.operators import LockedOut, NotSupervisor, Operators, Session, SessionExpired, SignInFailed
+from station.operators import (
+    LockedOut,
+    NotSupervisor,
+    Operator,
+    Operators,
+    Session,
+    SessionExpired,
+    SignInFailed,
+)
 from station.workflow import (
     CAPTURING,
     READY,
@@ -399,14 +407,18 @@ def create_app(services: StationServices) -> FastAPI:
 
     @app.delete("/api/session")
     def sign_out(request: Request) -> JSONResponse:
-        services.operators.sign_out(request.cookies.get(COOKIE))
+        _leave(services.operators.sign_out(request.cookies.get(COOKIE)))
         response = JSONResponse({"signed_out": True})
         response.delete_cookie(COOKIE, path="/")
         return response
 
+    def _leave(operator: Operator | None) -> None:
+        if operator is not None:
+            services.workflow.park(operator.id)
+
     @app.post("/api/session/lock")
     def lock(request: Request) -> JSONResponse:
-        services.operators.sign_out(request.cookies.get(COOKIE), reason="kiosk_locked")
+        _leave(services.operators.sign_out(request.cookies.get(COOKIE), reason="kiosk_locked"))
         response = JSONResponse({"locked": True})
         response.delete_cookie(COOKIE, path="/")
         return response

@@ -16,8 +16,9 @@ cancellation); the only copy written anywhere is the sealed transaction in the o
 audit details carry booking ids, finger positions, scores and TCNs -- never names, images or templates.
 
 Ownership: a booking belongs to the officer who started it. Actions that take ``operator`` refuse
-another officer with ``NotBookingOwner`` (the booking survives sign-out and the idle lock, and its
-owner resumes it); anyone signed in may cancel it, audited with both ids.
+another officer with ``NotBookingOwner`` (the booking survives sign-out and the idle lock, parked:
+``park`` stops the sensor for it; its owner resumes it); anyone signed in may cancel it, audited with
+both ids.
 
 Audit: what an officer or supervisor decides is audited before it takes effect, and refused with
 ``AuditUnavailable`` when the audit entry cannot be written -- opening a booking (prints would be
@@ -474,6 +475,19 @@ class BookingWorkflow:
             self._cue("good")
             return tcn.text
 
+    def park(self, operator: str) -> bool:
+        """``operator`` left the kiosk (signed out or locked it): the sensor stops working for their
+        open booking, so nothing is captured while nobody attends it. Its armed finger goes back to
+        pending; the booking waits for its officer, and capture resumes when they arm a finger
+        again. Whether a finger was disarmed."""
+        with self._lock:
+            booking = self._booking
+            if booking is None or not booking.open or booking.operator != operator or booking.job is None:
+                return False
+            self._cancel_job(booking, "Paused while the officer is signed out.")
+            self._emit_booking(booking)
+            return True
+
     def cancel(self, operator: str) -> None:
         """Abandon the open booking: the sensor is disarmed and every print is forgotten.
 
@@ -524,7 +538,7 @@ class BookingWorkflow:
         booking.job, booking.job_fgp = job, finger.fgp
         job.add_done_callback(lambda done: self._capture_done(hooks, done))
 
-    def _cancel_job(self, booking: _Booking) -> None:
+    def _cancel_job(self, booking: _Booking, message: str = "") -> None:
         job, fgp = booking.job, booking.job_fgp
         booking.job = booking.job_fgp = None
         if job is None or fgp is None:
@@ -533,7 +547,7 @@ class BookingWorkflow:
         finger.generation += 1
         job.cancel()
         if finger.state in fsm.ARMED:
-            finger.fire(fsm.DISARM, "")
+            finger.fire(fsm.DISARM, message)
             self._emit_finger(booking, finger)
 
     def _arm_next(self, booking: _Booking, after: int) -> None:

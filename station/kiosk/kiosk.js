@@ -78,7 +78,7 @@ function isForeign(b) { return isOpen(b) && b.owned === false; }
 
 function goBooking() {
   const b = app.booking;
-  if (isOpen(b) && !isForeign(b)) { show("capture"); renderCapture(); }
+  if (isOpen(b) && !isForeign(b)) { show("capture"); renderCapture(); armNextIfIdle(); }  // resumes a parked booking
   else { show("form"); }
   renderForeign();
 }

@@ -559,13 +559,17 @@ def test_an_open_booking_is_locked_to_its_officer_across_sign_out(station: Kiosk
         sign_in(first)  # the owner resumes the booking as it was
         resumed = first.get("/api/booking").json()
         assert resumed["owned"] is True and len(resumed["fingers"]) == 10 and resumed["id"] == shown["id"]
-        assert first.post("/api/booking/fingers/10/mark", json={"reason": "UP"}).status_code == 200
+        parked = states(station)
+        assert not {"lifting", "waiting", "capturing", "uploading"} & set(parked.values())  # since sign-out
+        resume = min(fgp for fgp, state in parked.items() if state == "pending")
+        assert first.post(f"/api/booking/fingers/{resume}/capture").status_code == 200
+        wait_for(lambda: states(station).get(resume) in ("review", "accepted"), what="the next print")
         station.events.publish({"event": "sensor", "state": "busy", "message": "sentinel"})
         wait_for(
-            lambda: any(e.get("message") == "sentinel" for e in received), 10, "the events after the mark"
+            lambda: any(e.get("message") == "sentinel" for e in received), 10, "the events after the capture"
         )
         live = received[3:]
-        assert {event["event"] for event in live} >= {"booking"}  # the mark changed the booking
+        assert {event["event"] for event in live} >= {"booking"}  # arming a finger changed the booking
         assert not [event for event in received if event["event"] in ("finger", "progress")]
         for event in received:
             if event["event"] == "booking":
@@ -577,6 +581,28 @@ def test_an_open_booking_is_locked_to_its_officer_across_sign_out(station: Kiosk
             entry.detail or ""
         )
         assert first.get("/api/booking").json()["state"] == "cancelled"
+
+
+def test_locking_the_kiosk_parks_the_booking_and_its_officer_resumes_it(station: KioskStation) -> None:
+    with serve(station) as kiosk:
+        sign_in(kiosk)
+        kiosk.post("/api/booking", json={"form": complete_form()})
+        wait_for(lambda: states(station).get(1) in ("lifting", "waiting"), 10, "the right thumb armed")
+        assert kiosk.post("/api/session/lock").status_code == 200
+        view = station.workflow.view()
+        assert view is not None and view.state == "capturing"  # still open, for its officer
+        thumb = view.fingers[0]
+        assert (thumb.state, thumb.message) == ("pending", "Paused while the officer is signed out.")
+        worker = station.workflow.sensor
+        wait_for(lambda: worker.state == "ready", 10, "the sensor idle")  # no job: nothing is captured
+        station.device.finger(True, "S0002", 1)  # a finger on the glass meanwhile is not taken
+        assert states(station)[1] == "pending" and worker.state == "ready"
+        station.device.finger(False)
+
+        sign_in(kiosk)
+        assert kiosk.post("/api/booking/fingers/1/capture").status_code == 200
+        kiosk.post("/api/demo/present", json={"subject": "S0002"})
+        wait_for(lambda: states(station).get(1) in ("review", "accepted"), what="the right thumb's print")
 
 
 def test_the_event_snapshot_does_not_block_the_server(
