@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from drivers.codec import DEFAULT_PASSWORD
+from drivers.profiles import profile as profile_named
+from drivers.replay import ReplayPort
 from drivers.sensor import Sensor, Timing
 from station import sensor_tools
 
@@ -61,9 +63,6 @@ def replay_describe(
     timing: Timing = DEFAULT_TIMING,
 ) -> dict[str, Any]:
     """What ``record`` did, played back from ``transcript``: the same description, no module needed."""
-    from drivers.profiles import profile as profile_named
-    from drivers.replay import ReplayPort
-
     port = ReplayPort.from_file(transcript)
     sensor = Sensor(port, profile=profile_named(model), password=password, timing=timing)
     sensor.probe(baudrate)

@@ -313,9 +313,20 @@ def test_the_filter_is_a_plain_logging_filter() -> None:
 # --- helpers ---------------------------------------------------------------------------------------
 
 
+_SIM_DEVICES: list[str] = []  # made by _in_process_config; removed after each test
+
+
+@pytest.fixture(autouse=True)
+def _remove_sim_devices() -> Iterator[None]:
+    yield
+    while _SIM_DEVICES:
+        hw_sim.remove_device(_SIM_DEVICES.pop())
+
+
 def _in_process_config(root: Path, name: str, sim_query: str = "", **changes: object) -> StationConfig:
     """A station on an in-process simulator (``sim://``, ``sim_query`` appended to its URL) whose centre
     is not there (sync retries)."""
+    _SIM_DEVICES.append(name)
     data = root / "station"
     data.mkdir(parents=True, exist_ok=True)
     for file in ("ca.pem", "station.pem", "station.key"):
