@@ -1,7 +1,8 @@
 """The HTTP API (FastAPI) of the central service. Every caller is known by its client certificate.
 
 * ``POST /v1/transactions`` (stations): ANSI/NIST-ITL bytes, ``Idempotency-Key: <TCN>``. Status
-  codes are decided in ``central.intake``; 413 here when the body passes ``max_bytes``.
+  codes are decided in ``central.intake``; 413 here when the body passes ``max_bytes``. An optional
+  ``Livescan-Audit-Head`` is kept by ``central.intake.keep_audit_head``, never changing the answer.
 * ``GET /v1/transactions/{tcn}`` (stations): the state and answers; 404 for a TCN of another ORI.
 * ``GET /v1/notifications`` (operators): notification states, without their payloads.
 
@@ -23,9 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from central.identity import ClientIdentity, IdentityError, identity_from_pem
-from central.intake import Reply, error
+from central.intake import Reply, error, keep_audit_head
 from central.notifications import DELIVERED, FAILED, PENDING
 from central.service import CentralService
+from sync.outbox.audit import AUDIT_HEAD_HEADER
 
 DRAIN_BYTES = 8 * 1024 * 1024
 
@@ -108,6 +110,7 @@ def create_app(service: CentralService) -> FastAPI:
         request: Request,
         caller: Station,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        audit_head: Annotated[str | None, Header(alias=AUDIT_HEAD_HEADER)] = None,
     ) -> JSONResponse:
         early = service.intake.check_key(caller, idempotency_key)
         if early is not None:
@@ -116,7 +119,13 @@ def create_app(service: CentralService) -> FastAPI:
             body = await read_body(request, service.intake.max_bytes)
         except ClientDisconnect:
             return respond(error(400, "disconnected", "the client went away"))
-        return respond(await run_in_threadpool(service.intake.submit, caller, idempotency_key, body))
+
+        def deliver() -> Reply:
+            reply = service.intake.submit(caller, idempotency_key, body)
+            keep_audit_head(service.database, caller, reply, audit_head, service.config.clock)
+            return reply
+
+        return respond(await run_in_threadpool(deliver))
 
     @app.get("/v1/transactions/{tcn}")
     def get_transaction(tcn: str, caller: Station) -> JSONResponse:

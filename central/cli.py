@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
+from central.audit_heads_cli import audit_heads
+from central.cli_options import existing_data_option, key_file_option
 from central.db import DATABASE_FILE, Database, SchemaError
 from central.enrol_cli import enroll
 from central.galleries import GALLERY_FILE, GalleryDatabase
@@ -24,7 +26,7 @@ from central.gallery_schema import GallerySchemaError
 from central.matching import DEFAULT_MATCHER, MatcherUnavailable, load_matcher
 from central.notifications import DELIVERED, FAILED, PENDING, NotificationStore
 from central.pki import PkiError, PkiLayout, StationName, init_pki
-from central.sealed_store import KEY_FILE, KEY_FILE_HELP, CentralKeyError
+from central.sealed_store import KEY_FILE, CentralKeyError
 from sync.backoff import Backoff
 from sync.keyring import KeyFile, KeyFileError, rotate_key_file
 from sync.sealing import SealError
@@ -32,19 +34,6 @@ from sync.sealing import SealError
 F = TypeVar("F", bound=Callable[..., Any])
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-
-def _key_file_option(*, exists: bool = False) -> Callable[[F], F]:
-    return click.option(
-        "--key-file",
-        type=click.Path(exists=exists, dir_okay=False, path_type=Path),
-        help=KEY_FILE_HELP.format(default="DATA/" + KEY_FILE),
-    )
-
-
-_existing_data_option = click.option(
-    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
-)
 
 
 @click.group(context_settings=CONTEXT)
@@ -75,7 +64,7 @@ def central() -> None:
     required=True,
     help="data directory (central.db, galleries.db)",
 )
-@_key_file_option()
+@key_file_option()
 @click.option("--webhook", metavar="URL", help="where immigration-hit notifications are POSTed")
 @click.option(
     "--webhook-ca",
@@ -157,8 +146,8 @@ def notifications() -> None:
 
 
 @notifications.command("ls")
-@_existing_data_option
-@_key_file_option()
+@existing_data_option
+@key_file_option()
 @click.option("--status", type=click.Choice([PENDING, DELIVERED, FAILED]), help="only this state")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
@@ -197,8 +186,8 @@ def key() -> None:
 
 
 @key.command("rotate")
-@_existing_data_option
-@_key_file_option(exists=True)
+@existing_data_option
+@key_file_option(exists=True)
 def key_rotate(data_dir: Path, key_file: Path | None) -> None:
     """Add a new key, make it the active one and re-seal everything in DATA under it.
 
@@ -276,3 +265,4 @@ def pki_init(
 
 
 central.add_command(enroll)
+central.add_command(audit_heads)

@@ -10,12 +10,17 @@ directory's key file). Sealed columns, each bound to its table, column and TCN:
 * ``transactions.results``: both answers (candidates, the record summary with the name);
 * ``notifications.payload``: what goes to the immigration webhook (name, dates of birth, ...).
 
-TCN, ORI, station, digest, size, states, times, attempts and error types stay plain.
+TCN, ORI, station, digest, size, states, times, attempts and error types stay plain, and so does
+``audit_heads`` (version 3): every distinct audit head (``<entry id>:<hash>`` of a station's audit
+log, no personal data) that stations sent with their deliveries, kept as anchors off the station
+(``sync.outbox.audit``). ``record_audit_head`` and ``audit_heads`` read and write it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -80,6 +85,20 @@ _VERSION_2 = f"""
 """
 
 
+_VERSION_3 = """
+    CREATE TABLE audit_heads (
+        id INTEGER PRIMARY KEY,
+        ori TEXT NOT NULL,
+        station TEXT NOT NULL,              -- the certificate's station id ('' if it names none)
+        entry_id INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        received_at TEXT NOT NULL,          -- when this head first arrived
+        UNIQUE (ori, station, entry_id, hash)
+    ) STRICT;
+    CREATE INDEX audit_heads_station ON audit_heads (ori, station, entry_id)
+"""
+
+
 def migrations(sealer: Sealer) -> tuple[Migration, ...]:
     def seal_version_1(db: sqlite_utils.Database) -> None:
         seal_existing(db, sealer, BODY)
@@ -90,10 +109,64 @@ def migrations(sealer: Sealer) -> tuple[Migration, ...]:
     return (
         Migration("transactions and notifications", _VERSION_1),
         Migration("personal data sealed", _VERSION_2, seal_version_1),
+        Migration("station audit heads", _VERSION_3),
     )
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+NEW, KNOWN, BEHIND = "new", "known", "behind"  # what ``record_audit_head`` found
+
+
+@dataclass(frozen=True)
+class StationHead:
+    """An audit head a station sent: the last entry of its audit log when it delivered."""
+
+    ori: str
+    station: str  # '' when the certificate names no station
+    entry_id: int
+    hash: str
+    received_at: str
+
+    @property
+    def label(self) -> str:
+        """``NY0303000/K01``, as ``ClientIdentity.label`` names the station."""
+        return f"{self.ori}/{self.station or '?'}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "station": self.label, "ori": self.ori, "station_id": self.station, "entry_id": self.entry_id,
+            "hash": self.hash, "received_at": self.received_at,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StationAnchor:
+    """A station's anchor: its head with the highest entry id (the first received of equals), which
+    an intact log still contains. ``went_back``: a head had no higher id than one sent before it."""
+
+    head: StationHead
+    heads: int
+    went_back: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.head.as_dict(), "heads": self.heads, "went_back": self.went_back}
+
+
+_HEAD_COLUMNS = "ori, station, entry_id, hash, received_at"
+_ANCHORS = f"""
+    WITH ranked AS (
+        SELECT {_HEAD_COLUMNS},
+            row_number() OVER (PARTITION BY ori, station ORDER BY entry_id DESC, id) AS rank,
+            count(*) OVER (PARTITION BY ori, station) AS heads,
+            entry_id <= max(entry_id) OVER (
+                PARTITION BY ori, station ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ) AS behind
+        FROM audit_heads
+    )
+    SELECT {_HEAD_COLUMNS}, heads, (SELECT max(behind) FROM ranked AS r
+        WHERE r.ori = ranked.ori AND r.station = ranked.station) AS went_back
+    FROM ranked WHERE rank = 1 ORDER BY ori, station
+"""
 
 
 class SchemaError(RuntimeError):
@@ -108,3 +181,41 @@ class Database(SealedStore):
             Path(data_dir) / DATABASE_FILE, keys, migrations=migrations, sealed=SEALED,
             label="central database", error=SchemaError,
         )  # fmt: skip
+
+    def record_audit_head(self, head: StationHead) -> tuple[str, StationHead | None]:
+        """Keep ``head`` unless already kept: ``NEW`` or ``KNOWN``; or ``BEHIND`` and the head it is
+        behind, when the station sent one with a higher entry id before, or the same id and another
+        hash (ids only grow in an intact log: entries were cut off its end, or it was re-chained)."""
+        with self.write() as db:
+            row = db.execute(
+                f"SELECT {_HEAD_COLUMNS} FROM audit_heads WHERE ori = ? AND station = ? "
+                "ORDER BY entry_id DESC, id LIMIT 1",
+                [head.ori, head.station],
+            ).fetchone()
+            added = db.execute(
+                f"INSERT INTO audit_heads ({_HEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (ori, station, entry_id, hash) DO NOTHING",
+                [head.ori, head.station, head.entry_id, head.hash, head.received_at],
+            ).rowcount
+        highest = None if row is None else StationHead(*row)
+        if highest is not None and head.entry_id <= highest.entry_id and head.hash != highest.hash:
+            return BEHIND, highest
+        return (NEW if added else KNOWN), None
+
+    def audit_anchors(self) -> list[StationAnchor]:
+        """Per station (by ORI and id): the head to check its log against, how many heads were kept,
+        and whether a head ever went back."""
+        rows = self.db().execute(_ANCHORS).fetchall()
+        return [StationAnchor(StationHead(*row[:5]), row[5], bool(row[6])) for row in rows]
+
+    def audit_heads(self, ori: str, station: str) -> list[StationHead]:
+        """Every head the station ``ori``/``station`` sent, newest first."""
+        rows = (
+            self.db()
+            .execute(
+                f"SELECT {_HEAD_COLUMNS} FROM audit_heads WHERE ori = ? AND station = ? ORDER BY id DESC",
+                [ori, station],
+            )
+            .fetchall()
+        )
+        return [StationHead(*row) for row in rows]

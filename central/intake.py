@@ -15,6 +15,11 @@ In order, each step answering for itself:
    booking under the same TCN gets 409.
 5. Otherwise the transaction is stored pending and 202 returns the receipt.
 
+``keep_audit_head``: an accepted or replayed delivery may carry the station's audit head
+(``Livescan-Audit-Head: <entry id>:<hash>``, ``sync.outbox.audit``); it is kept in ``audit_heads``
+as the anchor off the station. A malformed head, or one that cannot be stored, is logged and
+ignored: it never changes the answer. A head behind one the station sent before is a WARNING.
+
 Storing relies on the UNIQUE constraint on ``tcn``: when two deliveries race, the loser reads the
 winner's row and answers as step 2 does. Log lines name TCNs and field numbers, never values.
 """
@@ -23,13 +28,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from central.db import BEHIND, Database, StationHead
 from central.identity import ClientIdentity
 from central.transactions import PENDING, REJECTED, TransactionRecord, TransactionStore
 from sync.clock import Clock, timestamp, utc_now
+from sync.outbox.audit import AUDIT_HEAD_HEADER, AuditHead, MalformedAuditHead
 from sync.transaction import (
     MAX_TRANSACTION_BYTES,
     MalformedTransaction,
@@ -173,6 +181,34 @@ class Intake:
             )  # fmt: skip
         reply = _invalid(existing) if existing.status == REJECTED else Reply(200, receipt(existing))
         return Reply(reply.status, reply.body, {**reply.headers, REPLAYED_HEADER: "true"})
+
+
+def keep_audit_head(
+    database: Database, caller: ClientIdentity, reply: Reply, header: str | None, clock: Clock = utc_now
+) -> None:
+    """Keep the audit head ``header`` that ``caller`` (a station) sent with the delivery answered by
+    ``reply``, if that was accepted (202) or replayed; log and ignore a malformed one."""
+    if header is None or caller.ori is None:
+        return
+    if reply.status != 202 and reply.headers.get(REPLAYED_HEADER) != "true":
+        return
+    try:
+        head = AuditHead.parse(header)
+    except MalformedAuditHead as exc:
+        log.warning("%s: malformed %s header ignored: %s", caller.label, AUDIT_HEAD_HEADER, exc)
+        return
+    sent = StationHead(caller.ori, caller.station_id or "", head.entry_id, head.hash, timestamp(clock()))
+    try:
+        outcome, before = database.record_audit_head(sent)
+    except sqlite3.Error as exc:
+        log.error("%s: audit head %s not kept: %s", caller.label, head, exc)
+        return
+    if outcome == BEHIND and before is not None:
+        log.warning(
+            "%s: audit head %s is behind %d:%s, received %s: entries were cut off the station's audit "
+            "log, or it was chained again. Run `livescan audit verify --anchor %s` on the station",
+            caller.label, head, before.entry_id, before.hash, before.received_at, before.hash,
+        )  # fmt: skip
 
 
 def _invalid(record: TransactionRecord) -> Reply:

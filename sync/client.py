@@ -17,6 +17,10 @@ timeouts, TLS failures                     backoff, honouring Retry-After) after
 fail alike: the worker pauses the whole queue) or possibly this item's own (an HTTP 500: only
 the item waits). Error texts name the failure, never the booking's content.
 
+``submit(tcn, data, audit_head=...)`` also sends the outbox's audit head (``AUDIT_HEAD_HEADER:
+<entry id>:<hash>``, no personal data): the centre keeps it as the anchor off the station that
+shows entries cut off the end of the audit log (``sync.outbox.audit``). No head, no header.
+
 ``REQUESTS_CA_BUNDLE`` and the other environment settings are ignored (``trust_env = False``):
 the site CA is the only trust anchor, and it is passed on every request.
 """
@@ -33,6 +37,7 @@ import requests
 
 from sync.backoff import retry_after_seconds
 from sync.clock import Clock, utc_now
+from sync.outbox.audit import AUDIT_HEAD_HEADER, AuditHead
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 LINK_STATUS = frozenset({429, 502, 503, 504})  # the link or the centre's load, not the item
@@ -106,12 +111,13 @@ class CentreClient:
     def close(self) -> None:
         self._session.close()
 
-    def submit(self, tcn: str, data: bytes) -> SendOutcome:
+    def submit(self, tcn: str, data: bytes, *, audit_head: AuditHead | None = None) -> SendOutcome:
+        """Deliver one transaction (with the outbox's audit head, if there is one)."""
+        headers = {"Idempotency-Key": tcn, "Content-Type": CONTENT_TYPE}
+        if audit_head is not None:
+            headers[AUDIT_HEAD_HEADER] = str(audit_head)
         try:
-            response = self._request(
-                "POST", "/v1/transactions", data=data,
-                headers={"Idempotency-Key": tcn, "Content-Type": CONTENT_TYPE},
-            )  # fmt: skip
+            response = self._request("POST", "/v1/transactions", data=data, headers=headers)
         except requests.RequestException as exc:
             return Transient(describe_exception(exc))
         return classify_submit(response, tcn, hashlib.sha256(data).hexdigest(), self._clock)

@@ -17,6 +17,8 @@ than a ``Retry-After``; after ``max_attempts`` tries or ``max_age`` the item is 
 (state, audit entry and an ERROR log line). When the failure is the link's (connection, TLS,
 timeouts, 429/502/503/504) the whole queue waits out the backoff instead of every item failing
 in turn. ``run_once`` does one pass without the thread, so tests drive it with a fake clock.
+Each send carries the outbox's audit head, which the centre keeps off the station
+(``sync.outbox.audit``).
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ class SyncWorker:
         except KeyFileError as exc:  # every item alike (e.g. the key file's mode): wait, loudly
             self._retry(claim, Transient(f"key file unusable: {exc}"))
             return
-        outcome = self.client.submit(claim.tcn, data)
+        outcome = self.client.submit(claim.tcn, data, audit_head=self.outbox.audit_head())
         self._crash_point(SEND_ANSWERED)
         if isinstance(outcome, Accepted):
             poll_at = self._clock() + self.policy.poll_interval

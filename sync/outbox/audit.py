@@ -14,22 +14,30 @@ service's) they cannot forge a MAC. The canonical encoding is the compact JSON a
 
 What ``verify`` catches: an entry altered (its MAC no longer matches), deleted, inserted or moved
 (the next entry's ``prev_hash`` no longer names its predecessor), or its chain columns blanked.
-What no chain inside the file can catch: the newest entries cut off the end. For that, keep the
-head (``ChainReport.head``, printed by ``livescan audit verify``; the hash on the last line of an
-export) off the station and check it later with ``verify(anchor=...)``: the log must still contain it.
+What no chain inside the file can catch: the newest entries cut off the end. For that a head
+(``ChainReport.head``, printed by ``livescan audit verify``; the hash on the last line of an export)
+must be kept off the station and checked later with ``verify(anchor=...)``: the log must still
+contain it. The centre keeps them: every delivery of a transaction carries the outbox's head
+(``AuditHead``, ``<entry id>:<hash>``, in the ``Livescan-Audit-Head`` header; not personal data),
+and the centre records each distinct head per station, warning in its log when a station's head
+goes back. To check a station, read its head at the centre (``livescan central audit-heads
+--station ORI/ID``) and run ``livescan audit verify --anchor HASH`` on the station: a failure
+means entries were cut off the end, or the chain was re-started. Entries written after the last
+delivery are covered from the next delivery on.
 
 Keys: each entry is MACed under the outbox key active when it was written. ``Outbox.reseal``
 (after a key rotation) re-keys the whole chain under the new key, but only once ``verify`` has
 passed, so a rotation never launders a broken chain; it then appends an "audit chain re-keyed"
-entry naming the head before. Heads recorded before a rotation are superseded by that entry.
+entry naming the head before. Heads recorded before a rotation (the centre's too) are superseded
+by that entry: check against a head the centre received after it.
 
 Entries written before the chain existed (schema version 1) are chained as found, once, the first
 time the outbox opens with a key and no chained entry exists; an "audit chain started" entry then
 says how many. They were never protected before that moment. The same rule means that someone
 who can write the database file and blanks the chain columns of EVERY entry gets them chained
 again at the next open, edits included, behind a new "audit chain started" entry: only an anchor
-kept off the station (above) shows that. Treat an "audit chain started" entry on a station that
-had a chain before as tampering.
+kept off the station (above: the centre's) shows that. Treat an "audit chain started" entry on a
+station that had a chain before as tampering.
 
 No field ever carries personal data: the rule is at ``AuditChain.append`` and ``Outbox.audit``.
 """
@@ -63,6 +71,8 @@ MAX_EVENT = 64
 MAX_DETAIL = 500
 _EVENT = re.compile(r"[A-Za-z][A-Za-z0-9 _.:/-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HEAD = re.compile(r"([1-9][0-9]{0,18}):([0-9a-f]{64})")
+AUDIT_HEAD_HEADER = "Livescan-Audit-Head"  # a delivery's header carrying ``str(AuditHead)``
 STARTED = "audit chain started"
 REKEYED = "audit chain re-keyed"
 SYSTEM = "outbox"
@@ -70,6 +80,39 @@ SYSTEM = "outbox"
 
 class AuditEntryRejected(OutboxError):
     """An audit entry with a missing, over-long or multi-line field; nothing was written."""
+
+
+class MalformedAuditHead(ValueError):
+    """Text that is not an audit head ``<entry id>:<64 lower-case hex digits>``."""
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last entry of the log: its id and hash. ``str()`` is the wire form ``<id>:<hash>``."""
+
+    entry_id: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        """The head written as ``str(head)``; ``MalformedAuditHead`` for anything else."""
+        found = _HEAD.fullmatch(text.strip())
+        if found is None:
+            raise MalformedAuditHead(
+                f"{text[:80]!r} is not an audit head: write <entry id>:<64 lower-case hex digits>, "
+                "as `livescan audit verify` prints the head"
+            )
+        return cls(int(found.group(1)), found.group(2))
+
+
+def read_head(db: sqlite_utils.Database) -> AuditHead | None:
+    """The last entry's id and hash, read without verifying; None for an empty log or an unchained
+    last entry (a log from before the chain, chained at the next open with the key)."""
+    row = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    return None if row is None or row[1] is None else AuditHead(row[0], row[1])
 
 
 class AuditChainBroken(OutboxError):

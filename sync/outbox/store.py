@@ -37,7 +37,7 @@ from sync.crashpoints import (
 )
 from sync.keyring import KeyFile, KeyFileError, KeyRing
 from sync.outbox import retention
-from sync.outbox.audit import AuditChain, ChainReport, export_jsonl, iter_entries
+from sync.outbox.audit import AuditChain, AuditHead, ChainReport, export_jsonl, iter_entries, read_head
 from sync.outbox.database import OutboxDatabase, OutboxError
 from sync.outbox.records import ITEM_COLUMNS, ITEM_FROM, AuditEntry, Claim, OutboxItem
 from sync.outbox.states import (
@@ -205,6 +205,11 @@ class Outbox:
         """Walk the audit chain: the first entry altered, deleted, inserted or moved, or the head.
         ``anchor``: a head recorded earlier, which the log must still contain."""
         return self._chain.verify(self.database.db(), anchor=anchor)
+
+    def audit_head(self) -> AuditHead | None:
+        """The last audit entry's id and hash (one indexed read, no verify); None for an empty log.
+        Sent to the centre with each delivery, which keeps it as an anchor off the station."""
+        return read_head(self.database.db())
 
     def audit_entries(self, since: str | None = None) -> Iterator[AuditEntry]:
         """Every audit entry (at or after the timestamp ``since``), oldest first, chain included."""

@@ -306,8 +306,8 @@ def test_a_plaintext_central_db_is_sealed_by_the_migration(tmp_path: Path) -> No
     assert store.body(sent.tcn) == sent.data and store.get(sent.tcn).results == summary  # type: ignore[union-attr]
     assert NotificationStore(database).due("z")[0].payload == payload
     versions = database.db().execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert [v for v, _ in versions] == [1, 2] and "adopted" in versions[0][1]
-    assert database.db().execute("PRAGMA user_version").fetchone()[0] == 2  # version-1 code refuses it
+    assert [v for v, _ in versions] == [1, 2, 3] and "adopted" in versions[0][1]
+    assert database.db().execute("PRAGMA user_version").fetchone()[0] == 3  # version-1 code refuses it
     assert leaks(raw_files(database.path), transaction_secrets(sent.data, [])) == []  # compacted too
     database.close()
 

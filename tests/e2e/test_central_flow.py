@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from search_population import booking, enrol_population, masters_cache
 from transaction_samples import with_header
 from webhook_receiver import WebhookReceiver
 
+from central.db import Database
 from central.galleries import GALLERY_FILE, Gallery
 from central.gallery_synthetic import planned_galleries, planned_level
 from central.pki import PkiLayout
@@ -45,6 +47,7 @@ class Flow:
     webhook: WebhookReceiver
     tcns: dict[str, str]  # subject -> TCN the station issued
     answers: dict[str, dict[str, Any]]  # subject -> results stored in the outbox
+    centre_data: Path
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,7 @@ def flow(pki: PkiLayout, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
             states = {subject: state(outbox, tcn) for subject, tcn in tcns.items()}
             assert responded, f"not all answered: {states}; centre log {work / 'central.log'}"
             answers = {subject: outbox.results(tcn, OFFICER) for subject, tcn in tcns.items()}
-            yield Flow(outbox, client, webhook, tcns, answers)
+            yield Flow(outbox, client, webhook, tcns, answers, work / "data")
         finally:
             client.close()
             outbox.close()
@@ -139,3 +142,16 @@ def test_a_subject_in_neither_gallery_gets_two_no_hits(flow: Flow) -> None:
     assert (answers["criminal"]["hit"], answers["criminal"]["candidates"]) == (False, [])
     assert (answers["immigration"]["hit"], answers["immigration"]["candidates"]) == (False, [])
     assert answers["criminal"]["record_summary"] is None and answers["immigration"]["notification"] is None
+
+
+def test_the_centre_keeps_the_station_audit_head_as_an_anchor_its_log_contains(flow: Flow) -> None:
+    database = Database(flow.centre_data)
+    try:
+        anchors = {anchor.head.label: anchor for anchor in database.audit_anchors()}
+    finally:
+        database.close()
+    anchor = anchors[f"{STATION_A.ori}/{STATION_A.station_id}"]
+    assert anchor.heads >= len(SUBJECTS) and not anchor.went_back  # a head per delivery
+    entry = flow.outbox.audit_trail(limit=anchor.head.entry_id)[-1]
+    assert (entry.id, entry.hash) == (anchor.head.entry_id, anchor.head.hash)
+    assert flow.outbox.verify_audit(anchor=anchor.head.hash).ok

@@ -51,7 +51,7 @@ class ScriptedClient:
         self.sent: list[str] = []
         self.polled: list[str] = []
 
-    def submit(self, tcn: str, data: bytes) -> object:
+    def submit(self, tcn: str, data: bytes, audit_head: object = None) -> object:
         self.sent.append(tcn)
         if self.sends:
             return self.sends.pop(0)
