@@ -350,12 +350,12 @@ class SensorCapture:
             raise _Rejected from exc
         captured_at = datetime.now(UTC)
         self.hooks.event(FINGER_ON, "Hold still: checking the image.")
+        sensor = session.sensor
         try:
-            session.sensor.img2tz(1)
+            sensor.img2tz(1)
         except REJECTIONS as exc:
             self.hooks.event(GATE_REJECTED, *officer_feedback(exc))
             raise _Rejected from exc
-        sensor = session.sensor
         image_again = sensor.convert_clears_image
         held = f"hold the {finger_position(self.fgp).label} on the sensor until the upload starts"
         if image_again:
@@ -366,6 +366,7 @@ class SensorCapture:
                 raise _TakeAgain(officer_feedback(exc)[0]) from exc
             if not still_there:
                 raise _TakeAgain(f"The finger was lifted too soon: place it again and {held}.")
+            captured_at = datetime.now(UTC)  # the image uploaded is this one
         else:
             self.hooks.event(GATE_PASSED, "Image taken: the finger can be lifted.")
 
