@@ -292,12 +292,7 @@ class GalleryDatabase(SealedStore):
         entries = self.record(subject_id)
         return {
             "subject_id": subject_id,
-            "name": person.name,
-            "sex": person.sex,
-            "race": person.race,
-            "date_of_birth": person.date_of_birth.isoformat() if person.date_of_birth else None,
-            "place_of_birth": person.place_of_birth,
-            "citizenship": list(person.citizenship),
+            **_demographics_fields(person),
             "galleries": sorted(g.value for g in self.subject_galleries(subject_id)),
             "entries": [_entry_summary(entry) for entry in entries],
             "level": offence_level(entries),
@@ -357,9 +352,9 @@ def _template_identity(subject_id: str, position: int, impression: str) -> str:
     return f"{subject_id}:{position}:{impression}"
 
 
-def _demographics_json(person: Demographics) -> dict[str, Any]:
-    """The demographics given (None and empty fields left out), as sealed in ``subjects``."""
-    values = {
+def _demographics_fields(person: Demographics) -> dict[str, Any]:
+    """Every demographic field, JSON-ready (None or [] where not known)."""
+    return {
         "name": person.name,
         "sex": person.sex,
         "race": person.race,
@@ -367,7 +362,11 @@ def _demographics_json(person: Demographics) -> dict[str, Any]:
         "place_of_birth": person.place_of_birth,
         "citizenship": list(person.citizenship),
     }
-    return {name: value for name, value in values.items() if value not in (None, [])}
+
+
+def _demographics_json(person: Demographics) -> dict[str, Any]:
+    """The demographics given (None and empty fields left out), as sealed in ``subjects``."""
+    return {name: value for name, value in _demographics_fields(person).items() if value not in (None, [])}
 
 
 def _entry_key(entry: RecordEntry) -> tuple[object, ...]:
