@@ -338,9 +338,11 @@ def test_a_black_upload_after_the_gate_is_learned_and_each_finger_is_imaged_agai
 
 def test_a_finger_lifted_before_the_second_image_is_asked_for_again(make_rig) -> None:
     rig = make_rig(sim_options={"convert_clears_image": True})
-    rig.start()
-    rig.wait_finger(1, "accepted")  # the module's habit is learned on the thumb
+    # Set before the booking starts: the thumb's processing overlaps the right index's capture, so
+    # the index may pass its gate before the thumb is accepted.
     rig.when("uploading", lambda: rig.device.finger(False), fgp=2)  # lifted as soon as the gate passed
+    rig.start()
+    assert rig.wait_finger(1, "accepted")["attempts"] == 2  # the module's habit is learned on the thumb
     lifted = rig.wait_for(
         lambda e: e["event"] == "finger" and e["finger"]["fgp"] == 2 and "too soon" in e["finger"]["message"]
     )["finger"]
