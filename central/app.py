@@ -4,6 +4,7 @@
   codes are decided in ``central.intake``; 413 here when the body passes ``max_bytes``. An optional
   ``Livescan-Audit-Head`` is kept by ``central.intake.keep_audit_head``, never changing the answer.
 * ``GET /v1/transactions/{tcn}`` (stations): the state and answers; 404 for a TCN of another ORI.
+  A ``Livescan-Audit-Head`` on a poll that is answered is kept too.
 * ``GET /v1/notifications`` (operators): notification states, without their payloads.
 
 The body is read in chunks and never held beyond ``max_bytes``. Up to ``DRAIN_BYTES`` of excess is
@@ -122,16 +123,22 @@ def create_app(service: CentralService) -> FastAPI:
 
         def deliver() -> Reply:
             reply = service.intake.submit(caller, idempotency_key, body)
-            keep_audit_head(service.database, caller, reply, audit_head, service.config.clock)
+            if reply.stored:
+                keep_audit_head(service.database, caller, audit_head, service.config.clock)
             return reply
 
         return respond(await run_in_threadpool(deliver))
 
     @app.get("/v1/transactions/{tcn}")
-    def get_transaction(tcn: str, caller: Station) -> JSONResponse:
+    def get_transaction(
+        tcn: str,
+        caller: Station,
+        audit_head: Annotated[str | None, Header(alias=AUDIT_HEAD_HEADER)] = None,
+    ) -> JSONResponse:
         view = service.transaction(caller, tcn)
         if view is None:
             return respond(error(404, "not_found", f"no such transaction of ORI {caller.ori}"))
+        keep_audit_head(service.database, caller, audit_head, service.config.clock)
         return JSONResponse(view)
 
     @app.get("/v1/notifications")

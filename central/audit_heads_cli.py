@@ -3,7 +3,7 @@
     livescan central audit-heads --data DATA                       # each station's anchor
     livescan central audit-heads --data DATA --station NY0303000/K01 [--json]   # all its heads
 
-Every delivery carries the station's audit head (``sync.outbox.audit``); the centre keeps each
+Every delivery and poll carries the station's audit head (``sync.outbox.audit``); the centre keeps each
 distinct one (``central.db``, table ``audit_heads``). A station's anchor is the head with the
 highest entry id: an intact audit log still contains it. On the station, a technician runs
 ``livescan audit verify --anchor HASH``; a failure means entries were cut off the end of its log,

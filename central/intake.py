@@ -15,8 +15,9 @@ In order, each step answering for itself:
    booking under the same TCN gets 409.
 5. Otherwise the transaction is stored pending and 202 returns the receipt.
 
-``keep_audit_head``: an accepted or replayed delivery may carry the station's audit head
-(``Livescan-Audit-Head: <entry id>:<hash>``, ``sync.outbox.audit``); it is kept in ``audit_heads``
+``keep_audit_head``: an accepted or replayed delivery, and a poll of the station's own transaction,
+may carry the station's audit head (``Livescan-Audit-Head: <entry id>:<hash>``,
+``sync.outbox.audit``); it is kept in ``audit_heads``
 as the anchor off the station. A malformed head, or one that cannot be stored, is logged and
 ignored: it never changes the answer. A head behind one the station sent before is a WARNING.
 
@@ -60,6 +61,11 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stored(self) -> bool:
+        """The delivery is the centre's: accepted now (202) or before (a replay)."""
+        return self.status == 202 or self.headers.get(REPLAYED_HEADER) == "true"
 
 
 def receipt(record: TransactionRecord) -> dict[str, Any]:
@@ -184,13 +190,13 @@ class Intake:
 
 
 def keep_audit_head(
-    database: Database, caller: ClientIdentity, reply: Reply, header: str | None, clock: Clock = utc_now
+    database: Database, caller: ClientIdentity, header: str | None, clock: Clock = utc_now
 ) -> None:
-    """Keep the audit head ``header`` that ``caller`` (a station) sent with the delivery answered by
-    ``reply``, if that was accepted (202) or replayed; log and ignore a malformed one."""
+    """Keep the audit head ``header`` that ``caller`` (a station) sent; log and ignore a malformed one.
+
+    Only for a request that showed the caller is a station of its ORI: a delivery the centre stored
+    (``Reply.stored``) or a poll of one of its own transactions."""
     if header is None or caller.ori is None:
-        return
-    if reply.status != 202 and reply.headers.get(REPLAYED_HEADER) != "true":
         return
     try:
         head = AuditHead.parse(header)

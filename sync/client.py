@@ -17,7 +17,7 @@ timeouts, TLS failures                     backoff, honouring Retry-After) after
 fail alike: the worker pauses the whole queue) or possibly this item's own (an HTTP 500: only
 the item waits). Error texts name the failure, never the booking's content.
 
-``submit(tcn, data, audit_head=...)`` also sends the outbox's audit head (``AUDIT_HEAD_HEADER:
+``submit`` and ``status`` also send the outbox's audit head when given one (``AUDIT_HEAD_HEADER:
 <entry id>:<hash>``, no personal data): the centre keeps it as the anchor off the station that
 shows entries cut off the end of the audit log (``sync.outbox.audit``). No head, no header.
 
@@ -113,18 +113,17 @@ class CentreClient:
 
     def submit(self, tcn: str, data: bytes, *, audit_head: AuditHead | None = None) -> SendOutcome:
         """Deliver one transaction (with the outbox's audit head, if there is one)."""
-        headers = {"Idempotency-Key": tcn, "Content-Type": CONTENT_TYPE}
-        if audit_head is not None:
-            headers[AUDIT_HEAD_HEADER] = str(audit_head)
+        headers = {"Idempotency-Key": tcn, "Content-Type": CONTENT_TYPE} | _head_header(audit_head)
         try:
             response = self._request("POST", "/v1/transactions", data=data, headers=headers)
         except requests.RequestException as exc:
             return Transient(describe_exception(exc))
         return classify_submit(response, tcn, hashlib.sha256(data).hexdigest(), self._clock)
 
-    def status(self, tcn: str) -> PollOutcome:
+    def status(self, tcn: str, *, audit_head: AuditHead | None = None) -> PollOutcome:
+        """Ask for the answer to ``tcn`` (with the outbox's audit head, if there is one)."""
         try:
-            response = self._request("GET", f"/v1/transactions/{tcn}")
+            response = self._request("GET", f"/v1/transactions/{tcn}", headers=_head_header(audit_head))
         except requests.RequestException as exc:
             return Transient(describe_exception(exc))
         return classify_status(response, tcn, self._clock)
@@ -134,6 +133,10 @@ class CentreClient:
             method, self.endpoint.url.rstrip("/") + path, timeout=self._timeout,
             verify=str(self.endpoint.ca), allow_redirects=False, **options,
         )  # fmt: skip
+
+
+def _head_header(head: AuditHead | None) -> dict[str, str]:
+    return {} if head is None else {AUDIT_HEAD_HEADER: str(head)}
 
 
 def classify_submit(

@@ -17,7 +17,7 @@ than a ``Retry-After``; after ``max_attempts`` tries or ``max_age`` the item is 
 (state, audit entry and an ERROR log line). When the failure is the link's (connection, TLS,
 timeouts, 429/502/503/504) the whole queue waits out the backoff instead of every item failing
 in turn. ``run_once`` does one pass without the thread, so tests drive it with a fake clock.
-Each send carries the outbox's audit head, which the centre keeps off the station
+Each send and each poll carries the outbox's audit head, which the centre keeps off the station
 (``sync.outbox.audit``).
 """
 
@@ -230,7 +230,7 @@ class SyncWorker:
         for tcn in self.outbox.due_polls(self.policy.batch):
             if self._busy():
                 break
-            outcome = self.client.status(tcn)
+            outcome = self.client.status(tcn, audit_head=self.outbox.audit_head())
             self._crash_point(POLL_ANSWERED)
             polled += 1
             now = self._clock()

@@ -17,7 +17,7 @@ What ``verify`` catches: an entry altered (its MAC no longer matches), deleted, 
 What no chain inside the file can catch: the newest entries cut off the end. For that a head
 (``ChainReport.head``, printed by ``livescan audit verify``; the hash on the last line of an export)
 must be kept off the station and checked later with ``verify(anchor=...)``: the log must still
-contain it. The centre keeps them: every delivery of a transaction carries the outbox's head
+contain it. The centre keeps them: every delivery and every poll for an answer carries the outbox's head
 (``AuditHead``, ``<entry id>:<hash>``, in the ``Livescan-Audit-Head`` header; not personal data),
 and the centre records each distinct head per station, warning in its log when a station's head
 goes back. To check a station, read its head at the centre (``livescan central audit-heads
@@ -72,7 +72,7 @@ MAX_DETAIL = 500
 _EVENT = re.compile(r"[A-Za-z][A-Za-z0-9 _.:/-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HEAD = re.compile(r"([1-9][0-9]{0,18}):([0-9a-f]{64})")
-AUDIT_HEAD_HEADER = "Livescan-Audit-Head"  # a delivery's header carrying ``str(AuditHead)``
+AUDIT_HEAD_HEADER = "Livescan-Audit-Head"  # a delivery's or poll's header carrying ``str(AuditHead)``
 STARTED = "audit chain started"
 REKEYED = "audit chain re-keyed"
 SYSTEM = "outbox"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -21,7 +22,7 @@ from central.audit_heads_cli import audit_heads
 from central.db import BEHIND, KNOWN, NEW, Database, StationHead
 from central.pki import PkiLayout, StationName
 from central.process import CentralProcess
-from sync.client import Accepted, CentreClient
+from sync.client import Accepted, CentreClient, Unknown
 from sync.outbox import ACCEPTED, Outbox
 from sync.outbox.audit import AUDIT_HEAD_HEADER, AuditHead, MalformedAuditHead
 from sync.worker import SyncWorker
@@ -161,6 +162,35 @@ def test_a_delivery_without_a_head_sends_no_header_and_is_accepted(
     finally:
         client.close()
     assert station_heads(centre, STATION_B) == before
+
+
+def test_a_poll_for_the_answer_carries_the_newest_head_and_a_poll_of_a_stranger_keeps_none(
+    centre: CentralProcess, pki: PkiLayout, tmp_path: Path
+) -> None:
+    outbox = new_outbox(tmp_path / "station")
+    client = CentreClient(endpoint(centre.url, pki, STATION_A))
+    try:
+        worker = SyncWorker(outbox, client, FAST)
+        delivered = deliver(outbox, worker)
+        outbox.audit("officer-17", "signed out")  # written after the delivery
+        newest = outbox.audit_head()
+        assert newest is not None and newest.entry_id > delivered.entry_id
+        deadline = time.monotonic() + 10
+        while station_heads(centre, STATION_A)[0].entry_id != newest.entry_id:  # the matcher is off:
+            assert time.monotonic() < deadline, "no poll carried the newest head"  # polls say pending
+            time.sleep(FAST.poll_interval.total_seconds())
+            worker.run_once()
+        assert outbox.verify_audit(anchor=station_heads(centre, STATION_A)[0].hash).ok
+
+        stranger = transaction(STATION_B)  # another ORI's transaction: 404, and nothing kept
+        with closing(CentreClient(endpoint(centre.url, pki, STATION_B))) as other:
+            assert isinstance(other.submit(stranger.tcn, stranger.data), Accepted)
+        before = station_heads(centre, STATION_A)
+        assert isinstance(client.status(stranger.tcn, audit_head=AuditHead(10**6, HASH_C)), Unknown)
+        assert station_heads(centre, STATION_A) == before
+    finally:
+        client.close()
+        outbox.close()
 
 
 # --- the store and the command line -----------------------------------------------------------------

@@ -58,7 +58,7 @@ class ScriptedClient:
         receipt = {"tcn": tcn, "sha256": hashlib.sha256(data).hexdigest(), "status": "pending"}
         return Accepted(receipt, replayed=False)
 
-    def status(self, tcn: str) -> object:
+    def status(self, tcn: str, audit_head: object = None) -> object:
         self.polled.append(tcn)
         return self.polls.pop(0) if self.polls else Pending()
 
