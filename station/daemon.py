@@ -44,7 +44,6 @@ import logging
 import os
 import re
 import secrets
-import signal
 import socket
 import sys
 import threading
@@ -52,7 +51,6 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any, ClassVar, TextIO
 
 import uvicorn
@@ -66,6 +64,7 @@ from station.events import EventHub, SubscriptionClosed
 from station.operators import OperatorFile, Operators
 from station.outbox_access import init_command
 from station.sensor_worker import SensorWorker
+from station.stop_signals import StopSignals
 from station.systemd import Notifier, WatchdogPinger
 from station.workflow import BookingWorkflow
 from sync.client import CentreClient, CentreEndpoint
@@ -400,7 +399,6 @@ class Station:
         self.host = loopback_host(config.kiosk.host)
         self.lock = ExclusiveLock(config.storage.data_dir / LOCK_FILE, busy=self._busy)
         self.events = EventHub()
-        self._stop_requested = threading.Event()
         self._stopped = False
         self._parts: list[tuple[str, Callable[[], None]]] = []  # (name, stop), in start order
         self.outbox: Outbox | None = None
@@ -606,10 +604,6 @@ class Station:
 
     # --- stop -----------------------------------------------------------------------------
 
-    def request_stop(self, *_: object) -> None:
-        """Ask ``run`` to stop (the signal handler); safe from a signal or another thread."""
-        self._stop_requested.set()
-
     def stop(self) -> None:
         """Stop every started part, last started first; each failure is logged, never fatal."""
         if self._stopped:
@@ -631,20 +625,12 @@ class Station:
 
     def run(self, on_ready: Callable[[Station], None] | None = None) -> int:
         """Start, serve until SIGTERM or SIGINT, stop; the exit status (0 after a clean stop)."""
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            self.start()
-            if on_ready is not None:
-                on_ready(self)
-            while not self._stop_requested.wait(1.0):
-                pass
-        finally:
-            self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with StopSignals() as signals:  # kept until stopped: more of them meanwhile are swallowed
+            try:
+                self.start()
+                if on_ready is not None:
+                    on_ready(self)
+                log.info("%s received: stopping", signals.wait().name)
+            finally:
+                self.stop()
         return 0
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if not self._stop_requested.is_set():
-            log.info("%s received: stopping", signal.Signals(signum).name)
-        self._stop_requested.set()
