@@ -5,6 +5,9 @@
   ``Livescan-Audit-Head`` is kept by ``central.intake.keep_audit_head``, never changing the answer.
 * ``GET /v1/transactions/{tcn}`` (stations): the state and answers; 404 for a TCN of another ORI.
   A ``Livescan-Audit-Head`` on a poll that is answered is kept too.
+* ``PUT /v1/audit-head`` (stations): the ``Livescan-Audit-Head`` alone, sent now and then by a
+  station that has had nothing to deliver or ask about since its log grew; 204, or 400 when the
+  header is missing or malformed.
 * ``GET /v1/notifications`` (operators): notification states, without their payloads.
 
 The body is read in chunks and never held beyond ``max_bytes``. Up to ``DRAIN_BYTES`` of excess is
@@ -20,7 +23,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -28,7 +31,7 @@ from central.identity import ClientIdentity, IdentityError, identity_from_pem
 from central.intake import Reply, error, keep_audit_head
 from central.notifications import DELIVERED, FAILED, PENDING
 from central.service import CentralService
-from sync.outbox.audit import AUDIT_HEAD_HEADER
+from sync.outbox.audit import AUDIT_HEAD_HEADER, AuditHead, MalformedAuditHead
 
 DRAIN_BYTES = 8 * 1024 * 1024
 
@@ -140,6 +143,22 @@ def create_app(service: CentralService) -> FastAPI:
             return respond(error(404, "not_found", f"no such transaction of ORI {caller.ori}"))
         keep_audit_head(service.database, caller, audit_head, service.config.clock)
         return JSONResponse(view)
+
+    @app.put("/v1/audit-head")
+    def report_audit_head(
+        caller: Station,
+        audit_head: Annotated[str | None, Header(alias=AUDIT_HEAD_HEADER)] = None,
+    ) -> Response:
+        if audit_head is None:
+            return respond(
+                error(400, "no_audit_head", f"send the audit head in the {AUDIT_HEAD_HEADER} header")
+            )
+        try:
+            AuditHead.parse(audit_head)
+        except MalformedAuditHead as exc:
+            return respond(error(400, "malformed_audit_head", str(exc)))
+        keep_audit_head(service.database, caller, audit_head, service.config.clock)
+        return Response(status_code=204)
 
     @app.get("/v1/notifications")
     def list_notifications(

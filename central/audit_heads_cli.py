@@ -3,13 +3,14 @@
     livescan central audit-heads --data DATA                       # each station's anchor
     livescan central audit-heads --data DATA --station NY0303000/K01 [--json]   # all its heads
 
-Every delivery and poll carries the station's audit head (``sync.outbox.audit``); the centre keeps each
-distinct one (``central.db``, table ``audit_heads``). A station's anchor is the head with the
-highest entry id: an intact audit log still contains it. On the station, a technician runs
-``livescan audit verify --anchor HASH``; a failure means entries were cut off the end of its log,
-or the log was chained again. ``WENT BACK`` marks a station that once sent a head behind an earlier
-one. A head received after tampering verifies the tampered log: to look further back, check older
-heads of the ``--station`` list (only those received since the station's last key rotation).
+Stations send their audit head with every delivery and poll, and alone when it changes
+(``sync.outbox.audit``); the centre keeps each distinct one (``central.db``, table ``audit_heads``).
+A station's anchor is the head with the highest entry id: an intact audit log still contains it. On
+the station, a technician runs ``livescan audit verify --anchor HASH``; a failure means entries were
+cut off the end of its log, or the log was chained again. ``WENT BACK`` marks a station that once
+sent a head behind an earlier one. A head received after tampering verifies the tampered log: to
+look further back, check older heads of the ``--station`` list (only those received since the
+station's last key rotation).
 """
 
 from __future__ import annotations

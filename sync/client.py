@@ -17,7 +17,8 @@ timeouts, TLS failures                     backoff, honouring Retry-After) after
 fail alike: the worker pauses the whole queue) or possibly this item's own (an HTTP 500: only
 the item waits). Error texts name the failure, never the booking's content.
 
-``submit`` and ``status`` also send the outbox's audit head when given one (``AUDIT_HEAD_HEADER:
+``submit`` and ``status`` also send the outbox's audit head when given one, and
+``report_audit_head`` sends it alone (``AUDIT_HEAD_HEADER:
 <entry id>:<hash>``, no personal data): the centre keeps it as the anchor off the station that
 shows entries cut off the end of the audit log (``sync.outbox.audit``). No head, no header.
 
@@ -127,6 +128,14 @@ class CentreClient:
         except requests.RequestException as exc:
             return Transient(describe_exception(exc))
         return classify_status(response, tcn, self._clock)
+
+    def report_audit_head(self, audit_head: AuditHead) -> Refused | Transient | None:
+        """Send the audit head alone (``PUT /v1/audit-head``); None when the centre has it."""
+        try:
+            response = self._request("PUT", "/v1/audit-head", headers=_head_header(audit_head))
+        except requests.RequestException as exc:
+            return Transient(describe_exception(exc))
+        return None if response.status_code == 204 else _failure(response, self._clock)
 
     def _request(self, method: str, path: str, **options: Any) -> requests.Response:
         return self._session.request(

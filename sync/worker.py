@@ -10,14 +10,15 @@ at once through ``Outbox.on_queued``); nothing is polled in a busy loop. Each pa
 
 1. sends every due item, oldest first, each under a lease (``Outbox.claim``);
 2. asks the centre for the answers that are due (``GET``) and stores them;
-3. now and then destroys payloads past the retention period.
+3. now and then (``head_report``) sends the outbox's audit head alone if it changed;
+4. now and then destroys payloads past the retention period.
 
 Transient failures are retried with capped exponential backoff and full jitter, never sooner
 than a ``Retry-After``; after ``max_attempts`` tries or ``max_age`` the item is a dead letter
 (state, audit entry and an ERROR log line). When the failure is the link's (connection, TLS,
 timeouts, 429/502/503/504) the whole queue waits out the backoff instead of every item failing
 in turn. ``run_once`` does one pass without the thread, so tests drive it with a fake clock.
-Each send and each poll carries the outbox's audit head, which the centre keeps off the station
+Each send and each poll carries the outbox's audit head too; the centre keeps them off the station
 (``sync.outbox.audit``).
 """
 
@@ -47,6 +48,7 @@ from sync.crashpoints import POLL_ANSWERED, SEND_ANSWERED, SEND_CLAIMED, CrashPo
 from sync.keyring import KeyFileError, UnknownKey
 from sync.lock import OwnerLock
 from sync.outbox import Claim, Outbox
+from sync.outbox.audit import AuditHead
 from sync.sealing import SealError
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class DeliveryPolicy:
     poll_interval: timedelta = timedelta(seconds=15)  # between questions about an accepted item
     retention: timedelta | None = timedelta(days=30)  # payloads destroyed this long after the answer
     retention_check: timedelta = timedelta(hours=1)
+    head_report: timedelta | None = timedelta(minutes=10)  # the audit head alone, if it changed
     idle_wait: float = 60.0  # seconds; the longest sleep (picks up changes made by other processes)
     batch: int = 100  # sends, then polls, per pass
 
@@ -94,6 +97,8 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._paused_until: datetime | None = None
         self._retention_checked: datetime | None = None
+        self._head_tried_at: datetime | None = None
+        self._head_kept: AuditHead | None = None  # the last head the centre took from a report
         outbox.on_queued(self.wake)
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -137,6 +142,7 @@ class SyncWorker:
 
     def run_once(self) -> PassReport:
         report = PassReport(self._send_due(), self._poll_due())
+        self._report_head()
         self._apply_retention()
         return report
 
@@ -260,6 +266,24 @@ class SyncWorker:
         log.warning(
             "asking for the answer of %s failed (%s); asking again in %.0f s", tcn, failure.error, wait
         )
+
+    def _report_head(self) -> None:
+        """Every ``head_report``, the audit head alone when the centre has not had it: the anchor
+        keeps up with a log that grows (sign-ins, purges) while nothing is delivered."""
+        now = self._clock()
+        if self.policy.head_report is None or self._busy():
+            return
+        if self._head_tried_at is not None and now - self._head_tried_at < self.policy.head_report:
+            return
+        head = self.outbox.audit_head()
+        if head is None or head == self._head_kept:
+            return
+        self._head_tried_at = now
+        failure = self.client.report_audit_head(head)
+        if failure is None:
+            self._head_kept = head
+        else:
+            log.warning("sending the audit head to the centre failed (%s); trying again later", failure.error)
 
     def _apply_retention(self) -> None:
         now = self._clock()

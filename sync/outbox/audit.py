@@ -17,13 +17,14 @@ What ``verify`` catches: an entry altered (its MAC no longer matches), deleted, 
 What no chain inside the file can catch: the newest entries cut off the end. For that a head
 (``ChainReport.head``, printed by ``livescan audit verify``; the hash on the last line of an export)
 must be kept off the station and checked later with ``verify(anchor=...)``: the log must still
-contain it. The centre keeps them: every delivery and every poll for an answer carries the outbox's head
-(``AuditHead``, ``<entry id>:<hash>``, in the ``Livescan-Audit-Head`` header; not personal data),
-and the centre records each distinct head per station, warning in its log when a station's head
-goes back. To check a station, read its head at the centre (``livescan central audit-heads
---station ORI/ID``) and run ``livescan audit verify --anchor HASH`` on the station: a failure
-means entries were cut off the end, or the chain was re-started. Entries written after the last
-delivery are covered from the next delivery on.
+contain it. The centre keeps them: every delivery and every poll for an answer carries the outbox's
+head (``AuditHead``, ``<entry id>:<hash>``, in the ``Livescan-Audit-Head`` header; not personal
+data), the sync worker sends it alone every 10 minutes when it has changed, and the centre records
+each distinct head per station, warning in its log when a station's head goes back. To check a
+station, read its head at the centre (``livescan central audit-heads --station ORI/ID``) and run
+``livescan audit verify --anchor HASH`` on the station: a failure means entries were cut off the
+end, or the chain was re-started. Entries written since the last head the centre received are
+covered from the next one on.
 
 Keys: each entry is MACed under the outbox key active when it was written. ``Outbox.reseal``
 (after a key rotation) re-keys the whole chain under the new key, but only once ``verify`` has

@@ -208,7 +208,7 @@ class Outbox:
 
     def audit_head(self) -> AuditHead | None:
         """The last audit entry's id and hash (one indexed read, no verify); None for an empty log.
-        Sent to the centre with each delivery and poll; it keeps it as an anchor off the station."""
+        Sent to the centre (``sync.worker``), which keeps it as an anchor off the station."""
         return read_head(self.database.db())
 
     def audit_entries(self, since: str | None = None) -> Iterator[AuditEntry]:

@@ -11,10 +11,11 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from central_helpers import STATION_A, STATION_B, station_client, transaction
+from central_helpers import STATION_A, STATION_B, operator_client, station_client, transaction
 from click.testing import CliRunner
 from outbox_helpers import FAST, booking_transaction, endpoint, new_outbox, start_centre
 
@@ -94,7 +95,7 @@ def test_the_centre_keeps_the_head_of_each_delivery_and_it_shows_a_log_cut_off_i
     outbox = new_outbox(tmp_path / "station")
     client = CentreClient(endpoint(centre.url, pki, STATION_A))
     try:
-        worker = SyncWorker(outbox, client, FAST)
+        worker = SyncWorker(outbox, client, replace(FAST, head_report=None))  # deliveries alone
         first = deliver(outbox, worker)
         second = deliver(outbox, worker)
         kept = station_heads(centre, STATION_A)
@@ -170,7 +171,7 @@ def test_a_poll_for_the_answer_carries_the_newest_head_and_a_poll_of_a_stranger_
     outbox = new_outbox(tmp_path / "station")
     client = CentreClient(endpoint(centre.url, pki, STATION_A))
     try:
-        worker = SyncWorker(outbox, client, FAST)
+        worker = SyncWorker(outbox, client, replace(FAST, head_report=None))  # the poll alone
         delivered = deliver(outbox, worker)
         outbox.audit("officer-17", "signed out")  # written after the delivery
         newest = outbox.audit_head()
@@ -191,6 +192,45 @@ def test_a_poll_for_the_answer_carries_the_newest_head_and_a_poll_of_a_stranger_
     finally:
         client.close()
         outbox.close()
+
+
+def test_an_idle_station_reports_its_head_alone(
+    centre: CentralProcess, pki: PkiLayout, tmp_path: Path
+) -> None:
+    outbox = new_outbox(tmp_path / "station")
+    client = CentreClient(endpoint(centre.url, pki, STATION_A))
+    try:
+        outbox.audit("officer-17", "signed in")
+        outbox.audit("officer-17", "signed out")  # nothing to deliver or ask about
+        head = outbox.audit_head()
+        assert head is not None
+        SyncWorker(outbox, client, FAST).run_once()
+        kept = station_heads(centre, STATION_A)[0]
+        assert (kept.entry_id, kept.hash) == (head.entry_id, head.hash)
+    finally:
+        client.close()
+        outbox.close()
+
+
+def test_a_head_report_needs_a_well_formed_head_and_a_station_certificate(
+    centre: CentralProcess, pki: PkiLayout
+) -> None:
+    station = station_client(centre.url, pki, STATION_B)
+    operator = operator_client(centre.url, pki)
+    try:
+        url = f"{centre.url}/v1/audit-head"
+        missing = station.session.put(url, timeout=20)
+        assert (missing.status_code, missing.json()["error"]) == (400, "no_audit_head")
+        assert AUDIT_HEAD_HEADER in missing.json()["message"]
+        malformed = station.session.put(url, headers={AUDIT_HEAD_HEADER: "17"}, timeout=20)
+        assert (malformed.status_code, malformed.json()["error"]) == (400, "malformed_audit_head")
+        assert "<entry id>:<64 lower-case hex digits>" in malformed.json()["message"]
+        refused = operator.session.put(url, headers={AUDIT_HEAD_HEADER: f"17:{HASH_C}"}, timeout=20)
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+    finally:
+        station.close()
+        operator.close()
+    assert HASH_C not in {head.hash for head in station_heads(centre, STATION_B)}
 
 
 # --- the store and the command line -----------------------------------------------------------------

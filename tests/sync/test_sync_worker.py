@@ -32,6 +32,7 @@ from sync.client import Accepted, Answered, CentreClient, Pending, Refused, Reje
 from sync.keyring import create_key_file
 from sync.lock import OutboxBusy
 from sync.outbox import ACCEPTED, DEAD, QUEUED, REJECTED, RESPONDED, Outbox
+from sync.outbox.audit import AuditHead
 from sync.sealing import Sealer
 from sync.worker import DeliveryPolicy, SyncWorker
 
@@ -44,12 +45,19 @@ OFFLINE = Transient("ConnectionError: connection failed (Connection refused)")
 
 
 class ScriptedClient:
-    """Answers sends and polls from scripts (then accepts, and says pending); records the calls."""
+    """Answers sends, polls and head reports from scripts (then accepts, says pending, takes the
+    head); records the calls."""
 
-    def __init__(self, sends: list[object] | None = None, polls: list[object] | None = None) -> None:
-        self.sends, self.polls = list(sends or []), list(polls or [])
+    def __init__(
+        self,
+        sends: list[object] | None = None,
+        polls: list[object] | None = None,
+        reports: list[object] | None = None,
+    ) -> None:
+        self.sends, self.polls, self.reports = list(sends or []), list(polls or []), list(reports or [])
         self.sent: list[str] = []
         self.polled: list[str] = []
+        self.reported: list[AuditHead] = []
 
     def submit(self, tcn: str, data: bytes, audit_head: object = None) -> object:
         self.sent.append(tcn)
@@ -61,6 +69,10 @@ class ScriptedClient:
     def status(self, tcn: str, audit_head: object = None) -> object:
         self.polled.append(tcn)
         return self.polls.pop(0) if self.polls else Pending()
+
+    def report_audit_head(self, audit_head: AuditHead) -> object:
+        self.reported.append(audit_head)
+        return self.reports.pop(0) if self.reports else None
 
 
 def worker_for(outbox: Outbox, client: object, clock: FakeClock, **policy: object) -> SyncWorker:
@@ -228,6 +240,50 @@ def test_payloads_past_retention_are_destroyed_by_the_worker(outbox: Outbox, clo
     clock.advance(days=31)
     worker.run_once()
     assert outbox.item(tcn).purged_at  # type: ignore[union-attr]
+
+
+def test_the_audit_head_goes_alone_when_it_changed_and_at_most_every_head_report(
+    outbox: Outbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = ScriptedClient(reports=[None, OFFLINE])
+    worker = worker_for(outbox, client, clock, head_report=timedelta(minutes=10))
+    worker.run_once()
+    assert client.reported == []  # an empty log has no head
+    outbox.audit("officer-17", "signed in")
+    first = outbox.audit_head()
+    worker.run_once()
+    worker.run_once()
+    assert client.reported == [first]  # sent once; unchanged since
+    outbox.audit("officer-17", "signed out")
+    second = outbox.audit_head()
+    clock.advance(minutes=9)
+    worker.run_once()
+    assert client.reported == [first]  # not before head_report has passed
+    clock.advance(minutes=1)
+    worker.run_once()
+    assert client.reported == [first, second]  # and that one failed
+    assert "sending the audit head to the centre failed (ConnectionError" in caplog.text
+    clock.advance(minutes=5)
+    worker.run_once()
+    assert client.reported == [first, second]  # a failure waits out head_report too
+    clock.advance(minutes=5)
+    worker.run_once()
+    assert client.reported == [first, second, second]
+    clock.advance(minutes=10)
+    worker.run_once()
+    assert client.reported == [first, second, second]  # the centre has it
+
+
+def test_no_head_report_while_the_link_is_paused_or_when_turned_off(outbox: Outbox, clock: FakeClock) -> None:
+    outbox.audit("officer-17", "signed in")
+    submit(outbox)
+    paused = ScriptedClient(sends=[OFFLINE])
+    worker_for(outbox, paused, clock).run_once()
+    assert paused.sent and paused.reported == []
+    off = ScriptedClient()
+    clock.advance(minutes=30)
+    worker_for(outbox, off, clock, head_report=None).run_once()
+    assert off.sent and off.reported == []
 
 
 # --- the thread ----------------------------------------------------------------------------------
