@@ -89,30 +89,37 @@ def test_the_outbox_head_is_its_last_entry_and_none_for_an_empty_log(tmp_path: P
 # --- a real centre --------------------------------------------------------------------------------
 
 
-def test_the_centre_keeps_the_head_of_each_delivery_and_it_shows_a_log_cut_off_its_end(
+@pytest.fixture
+def station_a(
     centre: CentralProcess, pki: PkiLayout, tmp_path: Path
-) -> None:
+) -> Iterator[tuple[Outbox, CentreClient]]:
+    """A new outbox of station A and its client for the centre."""
     outbox = new_outbox(tmp_path / "station")
     client = CentreClient(endpoint(centre.url, pki, STATION_A))
-    try:
-        worker = SyncWorker(outbox, client, replace(FAST, head_report=None))  # deliveries alone
-        first = deliver(outbox, worker)
-        second = deliver(outbox, worker)
-        kept = station_heads(centre, STATION_A)
-        assert [(head.entry_id, head.hash) for head in kept[:2]] == [
-            (second.entry_id, second.hash),
-            (first.entry_id, first.hash),
-        ]
-        assert outbox.verify_audit(anchor=kept[0].hash).ok
+    yield outbox, client
+    client.close()
+    outbox.close()
 
-        with closing(sqlite3.connect(outbox.path)) as station_db, station_db:
-            station_db.execute("DELETE FROM audit WHERE id >= ?", [kept[0].entry_id])
-        assert outbox.verify_audit().ok  # the chain alone cannot see a cut end
-        cut = outbox.verify_audit(anchor=kept[0].hash)
-        assert not cut.ok and "cut off its end" in (cut.problem or "")
-    finally:
-        client.close()
-        outbox.close()
+
+def test_the_centre_keeps_the_head_of_each_delivery_and_it_shows_a_log_cut_off_its_end(
+    centre: CentralProcess, station_a: tuple[Outbox, CentreClient]
+) -> None:
+    outbox, client = station_a
+    worker = SyncWorker(outbox, client, replace(FAST, head_report=None))  # deliveries alone
+    first = deliver(outbox, worker)
+    second = deliver(outbox, worker)
+    kept = station_heads(centre, STATION_A)
+    assert [(head.entry_id, head.hash) for head in kept[:2]] == [
+        (second.entry_id, second.hash),
+        (first.entry_id, first.hash),
+    ]
+    assert outbox.verify_audit(anchor=kept[0].hash).ok
+
+    with closing(sqlite3.connect(outbox.path)) as station_db, station_db:
+        station_db.execute("DELETE FROM audit WHERE id >= ?", [kept[0].entry_id])
+    assert outbox.verify_audit().ok  # the chain alone cannot see a cut end
+    cut = outbox.verify_audit(anchor=kept[0].hash)
+    assert not cut.ok and "cut off its end" in (cut.problem or "")
 
 
 def test_a_replay_keeps_its_head_and_a_head_going_back_is_flagged(
@@ -166,50 +173,40 @@ def test_a_delivery_without_a_head_sends_no_header_and_is_accepted(
 
 
 def test_a_poll_for_the_answer_carries_the_newest_head_and_a_poll_of_a_stranger_keeps_none(
-    centre: CentralProcess, pki: PkiLayout, tmp_path: Path
+    centre: CentralProcess, pki: PkiLayout, station_a: tuple[Outbox, CentreClient]
 ) -> None:
-    outbox = new_outbox(tmp_path / "station")
-    client = CentreClient(endpoint(centre.url, pki, STATION_A))
-    try:
-        worker = SyncWorker(outbox, client, replace(FAST, head_report=None))  # the poll alone
-        delivered = deliver(outbox, worker)
-        outbox.audit("officer-17", "signed out")  # written after the delivery
-        newest = outbox.audit_head()
-        assert newest is not None and newest.entry_id > delivered.entry_id
-        deadline = time.monotonic() + 10
-        while station_heads(centre, STATION_A)[0].entry_id != newest.entry_id:  # the matcher is off:
-            assert time.monotonic() < deadline, "no poll carried the newest head"  # polls say pending
-            time.sleep(FAST.poll_interval.total_seconds())
-            worker.run_once()
-        assert outbox.verify_audit(anchor=station_heads(centre, STATION_A)[0].hash).ok
+    outbox, client = station_a
+    worker = SyncWorker(outbox, client, replace(FAST, head_report=None))  # the poll alone
+    delivered = deliver(outbox, worker)
+    outbox.audit("officer-17", "signed out")  # written after the delivery
+    newest = outbox.audit_head()
+    assert newest is not None and newest.entry_id > delivered.entry_id
+    deadline = time.monotonic() + 10
+    while station_heads(centre, STATION_A)[0].entry_id != newest.entry_id:  # the matcher is off:
+        assert time.monotonic() < deadline, "no poll carried the newest head"  # polls say pending
+        time.sleep(FAST.poll_interval.total_seconds())
+        worker.run_once()
+    assert outbox.verify_audit(anchor=station_heads(centre, STATION_A)[0].hash).ok
 
-        stranger = transaction(STATION_B)  # another ORI's transaction: 404, and nothing kept
-        with closing(CentreClient(endpoint(centre.url, pki, STATION_B))) as other:
-            assert isinstance(other.submit(stranger.tcn, stranger.data), Accepted)
-        before = station_heads(centre, STATION_A)
-        assert isinstance(client.status(stranger.tcn, audit_head=AuditHead(10**6, HASH_C)), Unknown)
-        assert station_heads(centre, STATION_A) == before
-    finally:
-        client.close()
-        outbox.close()
+    stranger = transaction(STATION_B)  # another ORI's transaction: 404, and nothing kept
+    with closing(CentreClient(endpoint(centre.url, pki, STATION_B))) as other:
+        assert isinstance(other.submit(stranger.tcn, stranger.data), Accepted)
+    before = station_heads(centre, STATION_A)
+    assert isinstance(client.status(stranger.tcn, audit_head=AuditHead(10**6, HASH_C)), Unknown)
+    assert station_heads(centre, STATION_A) == before
 
 
 def test_an_idle_station_reports_its_head_alone(
-    centre: CentralProcess, pki: PkiLayout, tmp_path: Path
+    centre: CentralProcess, station_a: tuple[Outbox, CentreClient]
 ) -> None:
-    outbox = new_outbox(tmp_path / "station")
-    client = CentreClient(endpoint(centre.url, pki, STATION_A))
-    try:
-        outbox.audit("officer-17", "signed in")
-        outbox.audit("officer-17", "signed out")  # nothing to deliver or ask about
-        head = outbox.audit_head()
-        assert head is not None
-        SyncWorker(outbox, client, FAST).run_once()
-        kept = station_heads(centre, STATION_A)[0]
-        assert (kept.entry_id, kept.hash) == (head.entry_id, head.hash)
-    finally:
-        client.close()
-        outbox.close()
+    outbox, client = station_a
+    outbox.audit("officer-17", "signed in")
+    outbox.audit("officer-17", "signed out")  # nothing to deliver or ask about
+    head = outbox.audit_head()
+    assert head is not None
+    SyncWorker(outbox, client, FAST).run_once()
+    kept = station_heads(centre, STATION_A)[0]
+    assert (kept.entry_id, kept.hash) == (head.entry_id, head.hash)
 
 
 def test_a_head_report_needs_a_well_formed_head_and_a_station_certificate(
