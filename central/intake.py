@@ -15,11 +15,11 @@ In order, each step answering for itself:
    booking under the same TCN gets 409.
 5. Otherwise the transaction is stored pending and 202 returns the receipt.
 
-``keep_audit_head``: an accepted or replayed delivery, and a poll of the station's own transaction,
-may carry the station's audit head (``Livescan-Audit-Head: <entry id>:<hash>``,
-``sync.outbox.audit``); it is kept in ``audit_heads``
-as the anchor off the station. A malformed head, or one that cannot be stored, is logged and
-ignored: it never changes the answer. A head behind one the station sent before is a WARNING.
+``keep_audit_head``: an accepted or replayed delivery, a poll of the station's own transaction and a
+head report (``PUT /v1/audit-head``) may carry the station's audit head (``Livescan-Audit-Head:
+<entry id>:<hash>``, ``sync.outbox.audit``); it is kept in ``audit_heads`` as the anchor off the
+station. A malformed head, or one that cannot be stored, is logged and ignored: it never changes the
+answer. A head behind one the station sent before is a WARNING.
 
 Storing relies on the UNIQUE constraint on ``tcn``: when two deliveries race, the loser reads the
 winner's row and answers as step 2 does. Log lines name TCNs and field numbers, never values.
@@ -194,8 +194,8 @@ def keep_audit_head(
 ) -> None:
     """Keep the audit head ``header`` that ``caller`` (a station) sent; log and ignore a malformed one.
 
-    Only for a request that showed the caller is a station of its ORI: a delivery the centre stored
-    (``Reply.stored``) or a poll of one of its own transactions."""
+    Only for a request that showed the caller is a station: a delivery the centre stored
+    (``Reply.stored``), a poll of one of its ORI's transactions, or a head report."""
     if header is None or caller.ori is None:
         return
     try:

@@ -18,9 +18,9 @@ fail alike: the worker pauses the whole queue) or possibly this item's own (an H
 the item waits). Error texts name the failure, never the booking's content.
 
 ``submit`` and ``status`` also send the outbox's audit head when given one, and
-``report_audit_head`` sends it alone (``AUDIT_HEAD_HEADER:
-<entry id>:<hash>``, no personal data): the centre keeps it as the anchor off the station that
-shows entries cut off the end of the audit log (``sync.outbox.audit``). No head, no header.
+``report_audit_head`` sends it alone (``AUDIT_HEAD_HEADER: <entry id>:<hash>``, no personal data):
+the centre keeps it as the anchor off the station that shows entries cut off the end of the audit
+log (``sync.outbox.audit``). No head, no header.
 
 ``REQUESTS_CA_BUNDLE`` and the other environment settings are ignored (``trust_env = False``):
 the site CA is the only trust anchor, and it is passed on every request.
