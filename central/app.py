@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from central.identity import ClientIdentity, IdentityError, identity_from_pem
-from central.intake import Reply, error, keep_audit_head
+from central.intake import Reply, error, keep_audit_head, keep_parsed_head
 from central.notifications import DELIVERED, FAILED, PENDING
 from central.service import CentralService
 from sync.outbox.audit import AUDIT_HEAD_HEADER, AuditHead, MalformedAuditHead
@@ -154,10 +154,10 @@ def create_app(service: CentralService) -> FastAPI:
                 error(400, "no_audit_head", f"send the audit head in the {AUDIT_HEAD_HEADER} header")
             )
         try:
-            AuditHead.parse(audit_head)
+            head = AuditHead.parse(audit_head)
         except MalformedAuditHead as exc:
             return respond(error(400, "malformed_audit_head", str(exc)))
-        keep_audit_head(service.database, caller, audit_head, service.config.clock)
+        keep_parsed_head(service.database, caller, head, service.config.clock)
         return Response(status_code=204)
 
     @app.get("/v1/notifications")

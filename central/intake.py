@@ -196,12 +196,21 @@ def keep_audit_head(
 
     Only for a request that showed the caller is a station: a delivery the centre stored
     (``Reply.stored``), a poll of one of its ORI's transactions, or a head report."""
-    if header is None or caller.ori is None:
+    if header is None:
         return
     try:
         head = AuditHead.parse(header)
     except MalformedAuditHead as exc:
         log.warning("%s: malformed %s header ignored: %s", caller.label, AUDIT_HEAD_HEADER, exc)
+        return
+    keep_parsed_head(database, caller, head, clock)
+
+
+def keep_parsed_head(
+    database: Database, caller: ClientIdentity, head: AuditHead, clock: Clock = utc_now
+) -> None:
+    """``keep_audit_head`` for a head already parsed; a failure to store it is logged."""
+    if caller.ori is None:
         return
     sent = StationHead(caller.ori, caller.station_id or "", head.entry_id, head.hash, timestamp(clock()))
     try:
